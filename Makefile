@@ -1,0 +1,46 @@
+# Every target makes its own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
+
+.PHONY: test test-3A test-3B test-3C test-unit lint bench clean
+
+test: $(STAMP)
+	$(PYTEST) tests
+
+test-3A: $(STAMP)
+	$(PYTEST) -k 3A tests
+
+test-3B: $(STAMP)
+	$(PYTEST) -k 3B tests
+
+test-3C: $(STAMP)
+	$(PYTEST) -k 3C tests
+
+test-unit: $(STAMP)
+	$(PYTEST) tests/test_labgob.py tests/test_labrpc.py tests/test_persister.py
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check raft labrpc labgob tests bench
+	$(VENV)/bin/mypy --strict raft labrpc labgob
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(LINT_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,1 @@
+"""raftlab's benchmarks: `make bench` (python -m bench). Figures, not pass/fail tests."""

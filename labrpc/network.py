@@ -1,0 +1,230 @@
+"""The simulated network: ends, servers, and what happens to each message.
+
+The rules and numbers are Go's labrpc's (processReq): an unreliable network
+delays a request 0-26 ms and drops 10% of requests and 10% of replies; long
+reordering holds back 2/3 of replies for 200-2200 ms; a disabled end or a
+missing server fails after 0-100 ms, or 0-7000 ms with long delays.  Go runs
+processReq in a goroutine per request while the caller waits; here the
+caller's own thread does that work, so a delayed message costs no thread.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any, Hashable
+
+import labgob
+from labgob.registry import info_for_class
+from labrpc.pool import HandlerPool
+from labrpc.service import LabrpcError, Server
+
+SERVER_CHECK_SECONDS = 0.1
+
+
+class _Pending:
+    """One handler run: the caller waits on `done`, a lock the worker releases."""
+
+    __slots__ = ("done", "reply", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.reply: bytes | None = None
+        self.error: LabrpcError | None = None
+
+
+class ClientEnd:
+    """One client's end-point, connected to at most one server."""
+
+    def __init__(self, net: Network, endname: Hashable) -> None:
+        self.net = net
+        self.endname = endname
+
+    def Call(self, svcMeth: str, args: Any, reply: Any) -> bool:
+        """Send an RPC and wait for the reply.
+
+        True means the server ran the handler and `reply` now holds its
+        answer; False means the request or the reply was lost, or the server
+        is down.  Always returns, at the latest when the network is cleaned up.
+        """
+        return self.net._call(self.endname, svcMeth, labgob.encode(args), reply)
+
+
+class Network:
+    """Ends, servers and the connections between them, with Go's failure model."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._mu = threading.Lock()
+        # All of these are guarded by _mu.
+        self._reliable = True
+        self._long_delays = False
+        self._long_reordering = False
+        self._ends: dict[Hashable, ClientEnd] = {}
+        self._enabled: dict[Hashable, bool] = {}
+        self._servers: dict[Hashable, Server | None] = {}
+        self._connections: dict[Hashable, Hashable] = {}
+        self._count = 0
+        self._bytes = 0
+        self._rand = random.Random(seed)
+
+        self._done = threading.Event()  # set by Cleanup
+        self._pool = HandlerPool()
+
+    # -- the Go API ---------------------------------------------------------
+
+    def Cleanup(self) -> None:
+        """Fail every pending and later Call, and stop labrpc's threads."""
+        self._done.set()
+        self._pool.close()
+
+    def Reliable(self, yes: bool) -> None:
+        with self._mu:
+            self._reliable = yes
+
+    def LongReordering(self, yes: bool) -> None:
+        with self._mu:
+            self._long_reordering = yes
+
+    def LongDelays(self, yes: bool) -> None:
+        with self._mu:
+            self._long_delays = yes
+
+    def MakeEnd(self, endname: Hashable) -> ClientEnd:
+        with self._mu:
+            if endname in self._ends:
+                raise LabrpcError(f"labrpc: MakeEnd: {endname!r} already exists")
+            end = ClientEnd(self, endname)
+            self._ends[endname] = end
+            self._enabled[endname] = False
+            self._connections[endname] = None
+            return end
+
+    def DeleteEnd(self, endname: Hashable) -> None:
+        with self._mu:
+            if endname not in self._ends:
+                raise LabrpcError(f"labrpc: DeleteEnd: {endname!r} doesn't exist")
+            del self._ends[endname]
+            del self._enabled[endname]
+            del self._connections[endname]
+
+    def AddServer(self, servername: Hashable, rs: Server) -> None:
+        with self._mu:
+            self._servers[servername] = rs
+
+    def DeleteServer(self, servername: Hashable) -> None:
+        with self._mu:
+            self._servers[servername] = None
+
+    def Connect(self, endname: Hashable, servername: Hashable) -> None:
+        with self._mu:
+            self._connections[endname] = servername
+
+    def Enable(self, endname: Hashable, enabled: bool) -> None:
+        with self._mu:
+            self._enabled[endname] = enabled
+
+    def GetCount(self, servername: Hashable) -> int:
+        """The count of incoming RPCs of a server."""
+        with self._mu:
+            server = self._servers.get(servername)
+        if server is None:
+            raise LabrpcError(f"labrpc: GetCount: no server named {servername!r}")
+        return server.GetCount()
+
+    def GetTotalCount(self) -> int:
+        with self._mu:
+            return self._count
+
+    def GetTotalBytes(self) -> int:
+        with self._mu:
+            return self._bytes
+
+    # -- one message's journey ---------------------------------------------
+
+    def _randint(self, n: int) -> int:
+        """A uniform int in [0, n), like Go's rand.Intn."""
+        with self._mu:
+            return self._rand.randrange(n)
+
+    def _sleep_ms(self, ms: int) -> bool:
+        """Sleep, or stop early; False if the network was cleaned up."""
+        return not self._done.wait(ms / 1000.0) if ms > 0 else not self._done.is_set()
+
+    def _is_server_dead(self, endname: Hashable, servername: Hashable, server: Server) -> bool:
+        with self._mu:
+            return not self._enabled.get(endname, False) or self._servers.get(servername) is not server
+
+    def _call(self, endname: Hashable, svc_meth: str, args: bytes, reply: Any) -> bool:
+        if self._done.is_set():
+            return False
+        with self._mu:
+            self._count += 1
+            self._bytes += len(args)
+            enabled = self._enabled.get(endname, False)
+            servername = self._connections.get(endname)
+            server = self._servers.get(servername) if servername is not None else None
+            reliable = self._reliable
+            long_reordering = self._long_reordering
+
+        if not (enabled and server is not None):
+            # Simulate no reply and an eventual timeout.
+            with self._mu:
+                ms = self._rand.randrange(7000 if self._long_delays else 100)
+            self._sleep_ms(ms)
+            return False
+
+        if not reliable:
+            if not self._sleep_ms(self._randint(27)):
+                return False
+            if self._randint(1000) < 100:
+                return False  # drop the request
+
+        pending = _Pending()
+        if not self._pool.submit(lambda: self._run(server, svc_meth, args, pending)):
+            return False
+        # Wait for the handler, but give up if the server is deleted meanwhile.
+        while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
+            if self._done.is_set() or self._is_server_dead(endname, servername, server):
+                return False
+        if pending.error is not None:
+            raise pending.error
+        # Never deliver a reply from a deleted server: it may have persisted
+        # into a Persister that the tester has since replaced.
+        if pending.reply is None or self._is_server_dead(endname, servername, server):
+            return False
+        if not reliable and self._randint(1000) < 100:
+            return False  # drop the reply
+        if long_reordering and self._randint(900) < 600:
+            if not self._sleep_ms(200 + self._randint(1 + self._randint(2000))):
+                return False
+        with self._mu:
+            self._bytes += len(pending.reply)
+        _copy_reply(labgob.decode(pending.reply), reply, svc_meth)
+        return True
+
+    def _run(self, server: Server, svc_meth: str, args: bytes, pending: _Pending) -> None:
+        """On a handler thread: dispatch, and hand the outcome to the waiting caller."""
+        try:
+            pending.reply = server.dispatch(svc_meth, args)
+        except LabrpcError as e:
+            pending.error = e
+        finally:
+            pending.done.release()
+
+
+def _copy_reply(src: Any, dst: Any, svc_meth: str) -> None:
+    """Fill the caller's reply in place, as Go decodes into the caller's pointer."""
+    if type(src) is not type(dst):
+        raise LabrpcError(
+            f"labrpc: {svc_meth} replies with {type(src).__qualname__}, "
+            f"but Call was given a {type(dst).__qualname__} to fill"
+        )
+    info = info_for_class(type(src))
+    assert info is not None
+    for field in info.fields:
+        object.__setattr__(dst, field, getattr(src, field))
+
+
+def MakeNetwork(seed: int | None = None) -> Network:
+    return Network(seed)
