@@ -59,7 +59,9 @@ def concurrent(clients: int = 20, seconds: float = 2.0) -> float:
             if end.Call("JunkServer.Handler2", i, reply):
                 counts[i] += 1
 
-    threads = [threading.Thread(target=client, args=(i,), name=f"bench-client-{i}") for i in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(i,), name=f"bench-client-{i}") for i in range(clients)
+    ]
     try:
         start = time.perf_counter()
         for t in threads:

@@ -9,12 +9,13 @@ builds builtins and registered classes, so bytes cannot make it run code.
 from __future__ import annotations
 
 import struct
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from labgob.registry import (
+    OBJECT_TAG,
     ClassInfo,
     DecodeError,
-    OBJECT_TAG,
     LabgobError,
     info_for_class,
     info_for_raw_name,
@@ -166,7 +167,7 @@ class Decoder:
             raise DecodeError(f"labgob: corrupt data near byte {self._pos}: {e}") from None
 
     def _length(self) -> int:
-        """A u32 length or count, checked against what is left so bad data cannot make us allocate."""
+        """A u32 length or count, checked so that bad data cannot make us allocate."""
         (n,) = _u32.unpack_from(self._buf, self._pos)
         self._pos += 4
         if n > len(self._buf) - self._pos:
@@ -235,7 +236,7 @@ class Decoder:
                 f"labgob: the data for {info.name} does not carry exactly its declared "
                 f"fields {', '.join(info.fields) or '(none)'}"
             )
-        obj = info.cls.__new__(info.cls)
+        obj: Any = object.__new__(info.cls)
         buf = self._buf
         for field, header in info.pairs:
             pos = self._pos

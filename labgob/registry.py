@@ -14,7 +14,6 @@ import sys
 import threading
 from typing import Any
 
-
 OBJECT_TAG = 14
 _u32 = struct.Struct("<I")
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 import labgob
 from labgob.registry import info_for_class
@@ -153,7 +154,9 @@ class Network:
 
     def _is_server_dead(self, endname: Hashable, servername: Hashable, server: Server) -> bool:
         with self._mu:
-            return not self._enabled.get(endname, False) or self._servers.get(servername) is not server
+            return (
+                not self._enabled.get(endname, False) or self._servers.get(servername) is not server
+            )
 
     def _call(self, endname: Hashable, svc_meth: str, args: bytes, reply: Any) -> bool:
         if self._done.is_set():

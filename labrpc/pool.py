@@ -12,7 +12,7 @@ import itertools
 import queue
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 IDLE_SECONDS = 2.0
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import inspect
 import threading
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import labgob
 from labgob.registry import info_for_class
@@ -68,7 +69,8 @@ class Service:
             raise LabrpcError(
                 f"labrpc: {where} takes two arguments like an RPC handler but is not fully "
                 f"annotated, so labrpc cannot tell which reply to build. Write it as "
-                f"def {name}(self, {params[0].name}: ArgsType, {params[1].name}: ReplyType) -> None, "
+                f"def {name}(self, {params[0].name}: ArgsType, "
+                f"{params[1].name}: ReplyType) -> None, "
                 f"or, if it is not a handler, annotate its parameters with builtin types "
                 f"or start its name with an underscore."
             )

@@ -24,8 +24,9 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import labgob
 from labrpc import ClientEnd
@@ -277,7 +278,9 @@ class Raft:
                 entries = self.log[first : self.commit_index + 1]
                 self.last_applied = self.commit_index
             for index, entry in enumerate(entries, start=first):
-                self.applyCh.put(ApplyMsg(CommandValid=True, Command=entry.Command, CommandIndex=index))
+                self.applyCh.put(
+                    ApplyMsg(CommandValid=True, Command=entry.Command, CommandIndex=index)
+                )
 
     # -- Rules for Servers: followers and candidates ---------------------------------
 
