@@ -1,29 +1,45 @@
-"""Run the benchmarks and print their figures: python -m bench [--quick]."""
+"""Run the benchmarks and print their figures: python -m bench [--quick] [SECTION ...]."""
 
 from __future__ import annotations
 
 import statistics
 import sys
 
-from bench import labrpc_bench
+from bench import labrpc_bench, raft_bench
 from labrpc.cpu import pin_to_one_cpu
+
+
+def labrpc_figures(quick: bool) -> None:
+    runs = 1 if quick else 5
+    calls = 10_000 if quick else 100_000
+    seq = [labrpc_bench.sequential(calls) for _ in range(runs)]
+    print(
+        f"labrpc sequential: {statistics.median(seq):6.1f} us/call, median of {runs} runs "
+        f"of {calls} calls ({', '.join(f'{x:.1f}' for x in seq)})"
+    )
+    conc = [labrpc_bench.concurrent(20, 1.0 if quick else 2.0) for _ in range(runs)]
+    print(
+        f"labrpc concurrent: {statistics.median(conc):8.0f} calls/s with 20 clients, "
+        f"median of {runs} runs ({', '.join(f'{x:.0f}' for x in conc)})"
+    )
+
+
+def thread_figures(quick: bool) -> None:
+    print(f"peak threads during Figure8Unreliable: {raft_bench.peak_threads_figure8_unreliable()}")
+
+
+SECTIONS = {"labrpc": labrpc_figures, "raft": raft_bench.report, "threads": thread_figures}
 
 
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
-    runs = 1 if quick else 5
-    print(f"pinned to {pin_to_one_cpu()}; medians of {runs} runs")
-    calls = 10_000 if quick else 100_000
-    seq = [labrpc_bench.sequential(calls) for _ in range(runs)]
-    print(
-        f"labrpc sequential: {statistics.median(seq):6.1f} us/call "
-        f"({calls} calls; runs: {', '.join(f'{x:.1f}' for x in seq)})"
-    )
-    conc = [labrpc_bench.concurrent(20, 1.0 if quick else 2.0) for _ in range(runs)]
-    print(
-        f"labrpc concurrent: {statistics.median(conc):8.0f} calls/s with 20 clients "
-        f"(runs: {', '.join(f'{x:.0f}' for x in conc)})"
-    )
+    names = [a for a in argv if not a.startswith("-")] or list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {unknown}; choose from {list(SECTIONS)}")
+    print(f"pinned to {pin_to_one_cpu()}")
+    for name in names:
+        SECTIONS[name](quick)
 
 
 if __name__ == "__main__":

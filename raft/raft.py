@@ -30,11 +30,13 @@ from typing import Any
 
 import labgob
 from labrpc import ClientEnd
+from raft.log import Log, LogEntry
 from raft.persister import Persister
 
 HEARTBEAT_INTERVAL = 0.11  # seconds; the tester allows at most ten heartbeats a second
 ELECTION_TIMEOUT = (0.35, 0.65)  # seconds, drawn afresh each time the timer is reset
 MAX_INFLIGHT = 3  # AppendEntries in flight to one peer, so a lossy link cannot pile up threads
+MAX_ENTRIES = 1000  # entries in one AppendEntries, so a follower far behind catches up in steps
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
@@ -51,14 +53,6 @@ class ApplyMsg:
     Snapshot: bytes = b""
     SnapshotTerm: int = 0
     SnapshotIndex: int = 0
-
-
-@dataclass
-class LogEntry:
-    """A command for the state machine, and the term when the leader received it."""
-
-    Term: int = 0
-    Command: Any = None
 
 
 @dataclass
@@ -95,7 +89,7 @@ class RequestVoteReply:
     VoteGranted: bool = False  # true means candidate received vote
 
 
-for _cls in (LogEntry, AppendEntriesArgs, AppendEntriesReply, RequestVoteArgs, RequestVoteReply):
+for _cls in (AppendEntriesArgs, AppendEntriesReply, RequestVoteArgs, RequestVoteReply):
     labgob.Register(_cls)
 
 
@@ -118,7 +112,7 @@ class Raft:
         # Persistent state on all servers (saved before responding to RPCs).
         self.current_term = 0  # latest term server has seen
         self.voted_for: int | None = None  # candidateId that received vote in current term
-        self.log = [LogEntry(0, None)]  # log entries; a sentinel at 0 so indexes start at 1
+        self.log = Log()  # log entries; first index is 1, as in the paper
 
         # Volatile state on all servers.
         self.commit_index = 0  # index of highest log entry known to be committed
@@ -135,6 +129,7 @@ class Raft:
         self.heartbeat_due = 0.0  # time.monotonic() at which a leader sends heartbeats
         self.inflight = [0] * len(peers)  # AppendEntries awaiting a reply, per peer
         self.resend = [False] * len(peers)  # new entries arrived while one was in flight
+        self.log_unsaved = False  # Start appended entries that persist() has not saved yet
         self.rand = random.Random()
         self.ticker_cond = threading.Condition(self.mu)  # wakes the ticker
         self.apply_cond = threading.Condition(self.mu)  # wakes the applier
@@ -147,17 +142,15 @@ class Raft:
         with self.mu:
             return self.current_term, self.state == LEADER
 
-    def last_log_index(self) -> int:
-        return len(self.log) - 1
-
     def persist(self) -> None:
         """Save currentTerm, votedFor and log[]; call with mu held, after every change to them."""
         w = io.BytesIO()
         e = labgob.NewEncoder(w)
         e.Encode(self.current_term)
         e.Encode(self.voted_for)
-        e.Encode(self.log)
+        e.Encode(self.log.to_bytes())
         self.persister.Save(w.getvalue(), None)
+        self.log_unsaved = False
 
     def readPersist(self, data: bytes) -> None:
         """Restore the state persist() saved; empty data means a first boot."""
@@ -165,22 +158,20 @@ class Raft:
             return
         try:
             d = labgob.NewDecoder(data)
-            current_term, voted_for, log = d.Decode(), d.Decode(), d.Decode()
-        except (labgob.LabgobError, EOFError) as e:
+            current_term, voted_for, entries = d.Decode(), d.Decode(), d.Decode()
+            if (
+                type(current_term) is not int
+                or not (voted_for is None or type(voted_for) is int)
+                or type(entries) is not bytes
+            ):
+                raise ValueError(
+                    f"expected (current_term: int, voted_for: int | None, log: bytes), got "
+                    f"({type(current_term).__name__}, {type(voted_for).__name__}, "
+                    f"{type(entries).__name__})"
+                )
+            log = Log.from_bytes(entries)
+        except (labgob.LabgobError, EOFError, ValueError) as e:
             raise ValueError(f"raft {self.me}: persisted state is corrupt: {e}") from None
-        if (
-            type(current_term) is not int
-            or not (voted_for is None or type(voted_for) is int)
-            or type(log) is not list
-            or not log
-            or not all(type(entry) is LogEntry for entry in log)
-        ):
-            raise ValueError(
-                f"raft {self.me}: persisted state is not (current_term: int, "
-                f"voted_for: int | None, log: non-empty list[LogEntry]): "
-                f"got {type(current_term).__name__}, {type(voted_for).__name__}, "
-                f"{type(log).__name__}"
-            )
         self.current_term, self.voted_for, self.log = current_term, voted_for, log
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
@@ -202,7 +193,7 @@ class Raft:
 
             # 2. Reply false if log doesn't contain an entry at prevLogIndex
             #    whose term matches prevLogTerm (§5.3).
-            if args.PrevLogIndex > self.last_log_index():
+            if args.PrevLogIndex > self.log.last_index():
                 reply.XTerm, reply.XLen = -1, len(self.log)
                 return
             if self.log[args.PrevLogIndex].Term != args.PrevLogTerm:
@@ -218,8 +209,8 @@ class Raft:
             entries = args.Entries or []
             for i, entry in enumerate(entries):
                 index = args.PrevLogIndex + 1 + i
-                if index > self.last_log_index() or self.log[index].Term != entry.Term:
-                    del self.log[index:]
+                if index > self.log.last_index() or self.log[index].Term != entry.Term:
+                    self.log.truncate(index)
                     self.log.extend(entries[i:])
                     self.persist()
                     break
@@ -230,6 +221,8 @@ class Raft:
             if args.LeaderCommit > self.commit_index and last_new > self.commit_index:
                 self.commit_index = min(args.LeaderCommit, last_new)
                 self.apply_cond.notify()
+            if self.log_unsaved:  # a former leader's own entries: save before acknowledging them
+                self.persist()
             reply.Success = True
 
     # -- RequestVote RPC ----------------------------------------------------------
@@ -244,9 +237,9 @@ class Raft:
                 return
             # 2. If votedFor is null or candidateId, and candidate's log is at
             #    least as up-to-date as receiver's log, grant vote (§5.2, §5.4).
-            last_term = self.log[-1].Term
+            last_term = self.log.last_term()
             up_to_date = args.LastLogTerm > last_term or (
-                args.LastLogTerm == last_term and args.LastLogIndex >= self.last_log_index()
+                args.LastLogTerm == last_term and args.LastLogIndex >= self.log.last_index()
             )
             if self.voted_for in (None, args.CandidateId) and up_to_date:
                 self.voted_for = args.CandidateId
@@ -275,7 +268,7 @@ class Raft:
                 if self.killed():
                     return
                 first = self.last_applied + 1
-                entries = self.log[first : self.commit_index + 1]
+                entries = self.log.between(first, self.commit_index)
                 self.last_applied = self.commit_index
             for index, entry in enumerate(entries, start=first):
                 self.applyCh.put(
@@ -315,8 +308,8 @@ class Raft:
         args = RequestVoteArgs(
             Term=self.current_term,
             CandidateId=self.me,
-            LastLogIndex=self.last_log_index(),
-            LastLogTerm=self.log[-1].Term,
+            LastLogIndex=self.log.last_index(),
+            LastLogTerm=self.log.last_term(),
         )
         for peer in range(len(self.peers)):
             if peer != self.me:
@@ -343,7 +336,7 @@ class Raft:
         self.state = LEADER
         self.next_index = [len(self.log)] * len(self.peers)
         self.match_index = [0] * len(self.peers)
-        self.match_index[self.me] = self.last_log_index()
+        self.match_index[self.me] = self.log.last_index()
         self.broadcast_append_entries(heartbeat=True)
         self.ticker_cond.notify()  # it may be asleep until the election deadline
 
@@ -356,10 +349,9 @@ class Raft:
             if self.state != LEADER or self.killed():
                 return -1, self.current_term, False
             self.log.append(LogEntry(self.current_term, command))
-            self.persist()
-            self.match_index[self.me] = self.last_log_index()
+            self.log_unsaved = True
             self.broadcast_append_entries(heartbeat=False)
-            return self.last_log_index(), self.current_term, True
+            return self.log.last_index(), self.current_term, True
 
     def broadcast_append_entries(self, heartbeat: bool) -> None:
         """If last log index >= nextIndex for a follower: send AppendEntries RPC
@@ -383,7 +375,7 @@ class Raft:
             LeaderId=self.me,
             PrevLogIndex=prev,
             PrevLogTerm=self.log[prev].Term,
-            Entries=self.log[prev + 1 :],
+            Entries=self.log.between(prev + 1, prev + MAX_ENTRIES),
             LeaderCommit=self.commit_index,
         )
         self.inflight[peer] += 1
@@ -414,6 +406,8 @@ class Raft:
                 self.match_index[peer] = match
                 self.advance_commit_index()
             self.next_index[peer] = max(self.next_index[peer], match + 1)
+            if self.next_index[peer] <= self.log.last_index():
+                self.resend[peer] = True  # more than one AppendEntries could carry
             return
         if reply.XTerm == -1:
             next_index = reply.XLen
@@ -431,7 +425,13 @@ class Raft:
     def advance_commit_index(self) -> None:
         """If there exists an N such that N > commitIndex, a majority of
         matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N
-        (§5.3, §5.4)."""
+        (§5.3, §5.4).
+
+        The leader's own entries count only once on stable storage; Start
+        leaves saving them to here, once per acknowledgement, not per command."""
+        if self.log_unsaved:
+            self.persist()
+        self.match_index[self.me] = self.log.last_index()
         n = sorted(self.match_index)[(len(self.peers) - 1) // 2]
         if n > self.commit_index and self.log[n].Term == self.current_term:
             self.commit_index = n
