@@ -1,0 +1,120 @@
+"""Suite-wide test hygiene for raftlab.
+
+* Every test must end every thread it started (labrpc-*, raft-*, tester-*, or any
+  other): after the test and its fixtures are torn down, threads that were not alive
+  when the test started get a short grace period to finish; any still alive after it
+  fail the test, listed by name with their stacks.
+* An uncaught exception in any thread fails the test: setup.cfg turns pytest's
+  PytestUnhandledThreadExceptionWarning into an error (checked on pytest 9).
+* A hang fails the test: pytest-timeout (setup.cfg: timeout) raises in the hung
+  test and prints every thread's stack, and the run goes on. If the main thread is
+  stuck where even that cannot reach it, a faulthandler backstop dumps every
+  thread's stack and ends the run, so CI never stalls.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Generator, Iterator
+from typing import IO
+
+import pytest
+
+pytest_plugins = ["harness.plugin"]
+
+# How long threads a test started may take to finish after the test ends.
+THREAD_GRACE_SECONDS = 3.0
+
+# The faulthandler backstop fires this long after the pytest-timeout of a test.
+BACKSTOP_EXTRA_SECONDS = 60.0
+
+_backstop_file: IO[str] | None = None
+
+
+def _thread_report(threads: list[threading.Thread]) -> str:
+    frames = sys._current_frames()
+    parts = []
+    for t in sorted(threads, key=lambda t: t.name):
+        frame = frames.get(t.ident) if t.ident is not None else None
+        stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
+        daemon = " daemon" if t.daemon else ""
+        parts.append(f"--- thread {t.name!r}{daemon} ---\n{stack}")
+    return "".join(parts)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[None]:
+    """Fail a test that leaves a thread alive (after a grace period)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE_SECONDS
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    if left:
+        names = ", ".join(sorted(t.name for t in left))
+        pytest.fail(
+            f"{len(left)} thread(s) still alive {THREAD_GRACE_SECONDS:g} s after the test"
+            f" ended: {names}\n{_thread_report(left)}",
+            pytrace=False,
+        )
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    """The pytest-timeout that applies to item, in seconds (0: none)."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        if marker.args:
+            return float(marker.args[0] or 0)
+        if "timeout" in marker.kwargs:
+            return float(marker.kwargs["timeout"] or 0)
+    try:
+        opt = item.config.getoption("timeout")
+    except ValueError:  # pytest-timeout not installed
+        return 0.0
+    if opt is not None:
+        return float(opt)
+    env = os.environ.get("PYTEST_TIMEOUT")
+    if env:
+        return float(env)
+    return float(item.config.getini("timeout") or 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _backstop_file
+    # fd 2 is captured (redirected to a temp file) while a test runs; keep a copy of
+    # the real stderr for the backstop's dump.
+    _backstop_file = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _backstop_file
+    if _backstop_file is not None:
+        _backstop_file.close()
+        _backstop_file = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    timeout = _timeout_of(item)
+    # pytest's own faulthandler_timeout, if someone sets it, uses the same single timer.
+    theirs = float(item.config.getini("faulthandler_timeout") or 0)
+    armed = timeout > 0 and theirs <= 0 and _backstop_file is not None
+    if armed:
+        faulthandler.dump_traceback_later(
+            timeout + BACKSTOP_EXTRA_SECONDS, exit=True, file=_backstop_file
+        )
+    try:
+        return (yield)
+    finally:
+        if armed:
+            faulthandler.cancel_dump_traceback_later()

@@ -1,0 +1,136 @@
+"""pytest plugin: show the tester's Go lines for each test, without -s.
+
+cfg.begin()/cfg.end() add lines to a per-test transcript (harness.transcript).
+When the test's report is logged, the lines are written through the terminal
+reporter in place of the test's progress letter ("." or "F"), so a run reads
+like `go test`:
+
+    tests/test_raft_3a.py
+    Test (3A): initial election ...
+      ... Passed --   3.1  3   56   14022    0
+
+With -v they follow pytest's "PASSED" line. A failed test gets Go's
+"--- FAIL" line with the seed that repeats the tester's random choices; the
+seed also appears as a "raftlab" section in pytest's failure report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from harness import transcript
+
+_PLUGIN_NAME = "raftlab-golines"
+_MAX_MESSAGE = 300
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin(_PLUGIN_NAME):
+        config.pluginmanager.register(GoLines(config), _PLUGIN_NAME)
+
+
+class GoLines:
+    """Collects each test's transcript and prints it after the test's result."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self._dangling = False  # our last line is still the terminal's current line
+        self._fresh_line = False  # we just ended that line; nothing was written since
+        self._file = ""  # the file of the test whose lines we wrote last
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, Any, str]) -> None:
+        transcript.start()
+        self._fresh_line = False
+        if not self._dangling:
+            return
+        self._dangling = False
+        # With -v, or at a new file's header, the reporter starts a new line
+        # itself; otherwise the next test's "." would be glued to our last line.
+        reporter = self._reporter()
+        if reporter is None or self._verbose():
+            return
+        new_header = location[0] != self._file and getattr(reporter, "showfspath", True)
+        if not new_header:
+            reporter.write("\n")
+            self._fresh_line = True
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        transcript.stop()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        report = outcome.get_result()
+        current = transcript.current()
+        if call.when != "call" or current is None or not current.used:
+            return
+        report.raftlab_lines = list(current.lines)
+        report.raftlab_seeds = list(current.seeds)
+        if report.failed and current.seeds:
+            report.sections.append(("raftlab", transcript.seed_hint(current.seeds)))
+
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, str] | None:
+        """Drop the progress letter of tests that print Go lines; keep the word."""
+        if report.when != "call" or not hasattr(report, "raftlab_lines"):
+            return None
+        if hasattr(report, "wasxfail"):
+            return None
+        if report.passed:
+            return "passed", "", "PASSED"
+        if report.failed:
+            return "failed", "", "FAILED"
+        return None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        lines: list[str] | None = getattr(report, "raftlab_lines", None)
+        if report.when != "call" or lines is None:
+            return
+        reporter = self._reporter()
+        if reporter is None:
+            return
+        out = list(lines)
+        if report.failed:
+            name = report.nodeid.split("::")[-1]
+            out.append(f"--- FAIL: {name} ({report.duration:.2f}s)")
+            message = _crash_message(report)
+            if message:
+                out.append(f"    {message}")
+            seeds: list[int] = getattr(report, "raftlab_seeds", [])
+            if seeds:
+                out.append(f"    {transcript.seed_hint(seeds)}")
+        if not out:
+            return
+        first = "" if self._fresh_line else "\n"
+        reporter.write(first + "\n".join(out))
+        reporter.flush()
+        self._dangling = True
+        self._fresh_line = False
+        self._file = report.location[0]
+
+    def _reporter(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    def _verbose(self) -> bool:
+        kind = getattr(pytest.Config, "VERBOSITY_TEST_CASES", None)
+        if kind is not None:
+            return bool(self.config.get_verbosity(kind) > 0)
+        return bool(self.config.option.verbose > 0)
+
+
+def _crash_message(report: pytest.TestReport) -> str:
+    """First line of the failure's message, short enough for one line."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    first = message.splitlines()[0] if message else ""
+    first = first.removeprefix("AssertionError: ")
+    if len(first) > _MAX_MESSAGE:
+        first = first[:_MAX_MESSAGE] + "..."
+    return first

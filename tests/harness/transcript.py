@@ -1,0 +1,80 @@
+"""Where the tester's Go-style lines go.
+
+Outside pytest they are printed at once. The pytest plugin starts a Transcript
+per test and prints its lines through the terminal reporter, so they show
+without -s. This module imports nothing from the lab, so the plugin loads even
+when raft/ is missing or broken.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+
+class Transcript:
+    """Lines and seeds one test produced through the harness."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.seeds: list[int] = []
+
+    @property
+    def used(self) -> bool:
+        return bool(self.lines or self.seeds)
+
+
+_lock = threading.Lock()
+_current: Transcript | None = None
+
+
+def start() -> Transcript:
+    """Collect lines from now on instead of printing them."""
+    global _current
+    with _lock:
+        _current = Transcript()
+        return _current
+
+
+def stop() -> Transcript | None:
+    """Go back to printing lines; return what was collected."""
+    global _current
+    with _lock:
+        done, _current = _current, None
+        return done
+
+
+def current() -> Transcript | None:
+    """The transcript being collected, if the plugin started one."""
+    return _current
+
+
+def collecting() -> bool:
+    return _current is not None
+
+
+def emit(line: str) -> None:
+    """Show one line of tester output (Go's fmt.Printf in config.go/test_test.go)."""
+    with _lock:
+        if _current is not None:
+            _current.lines.append(line)
+            return
+    print(line, flush=True)
+
+
+def note_seed(seed: int) -> None:
+    """Remember a config's seed so a failure can say how to repeat it."""
+    with _lock:
+        if _current is not None:
+            _current.seeds.append(seed)
+
+
+def seed_hint(seeds: list[int]) -> str:
+    """The line telling how to repeat the tester's random choices."""
+    unique = list(dict.fromkeys(seeds))
+    return " ".join(f"RAFTLAB_SEED={s}" for s in unique) + " repeats the tester's random choices"
+
+
+def log(line: str) -> None:
+    """Go's log.Printf: diagnostics to stderr (pytest shows them for failed tests)."""
+    print(line, file=sys.stderr, flush=True)
