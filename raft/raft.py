@@ -34,8 +34,10 @@ from raft.log import Log, LogEntry
 from raft.persister import Persister
 
 HEARTBEAT_INTERVAL = 0.11  # seconds; the tester allows at most ten heartbeats a second
-ELECTION_TIMEOUT = (0.35, 0.65)  # seconds, drawn afresh each time the timer is reset
-MAX_INFLIGHT = 3  # AppendEntries in flight to one peer, so a lossy link cannot pile up threads
+ELECTION_TIMEOUT = (0.3, 0.5)  # seconds, drawn afresh each time the timer is reset
+# RPCs in flight to one peer: enough to keep heartbeats going while long reordering
+# holds replies back, few enough to bound the threads waiting on an unreachable peer.
+MAX_INFLIGHT = 8
 MAX_ENTRIES = 1000  # entries in one AppendEntries, so a follower far behind catches up in steps
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
@@ -127,7 +129,7 @@ class Raft:
         self.votes: set[int] = set()  # who voted for us, while a candidate
         self.election_deadline = 0.0  # time.monotonic() at which a follower stands for election
         self.heartbeat_due = 0.0  # time.monotonic() at which a leader sends heartbeats
-        self.inflight = [0] * len(peers)  # AppendEntries awaiting a reply, per peer
+        self.inflight = [0] * len(peers)  # RPCs awaiting a reply, per peer
         self.resend = [False] * len(peers)  # new entries arrived while one was in flight
         self.log_unsaved = False  # Start appended entries that persist() has not saved yet
         self.rand = random.Random()
@@ -312,14 +314,17 @@ class Raft:
             LastLogTerm=self.log.last_term(),
         )
         for peer in range(len(self.peers)):
-            if peer != self.me:
+            if peer != self.me and self.inflight[peer] < MAX_INFLIGHT:
+                self.inflight[peer] += 1
                 self.go(self.send_request_vote, peer, args)
 
     def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
         reply = RequestVoteReply()
-        if not self.peers[peer].Call("Raft.RequestVote", args, reply):
-            return
+        ok = self.peers[peer].Call("Raft.RequestVote", args, reply)
         with self.mu:
+            self.inflight[peer] -= 1
+            if not ok:
+                return
             self.observe_term(reply.Term)
             if self.state != CANDIDATE or self.current_term != args.Term or not reply.VoteGranted:
                 return
@@ -402,12 +407,12 @@ class Raft:
         and retry (§5.3), a whole term at a time."""
         if reply.Success:
             match = args.PrevLogIndex + len(args.Entries or [])
-            if match > self.match_index[peer]:
-                self.match_index[peer] = match
-                self.advance_commit_index()
             self.next_index[peer] = max(self.next_index[peer], match + 1)
             if self.next_index[peer] <= self.log.last_index():
                 self.resend[peer] = True  # more than one AppendEntries could carry
+            if match > self.match_index[peer]:
+                self.match_index[peer] = match
+                self.advance_commit_index()
             return
         if reply.XTerm == -1:
             next_index = reply.XLen
@@ -436,6 +441,8 @@ class Raft:
         if n > self.commit_index and self.log[n].Term == self.current_term:
             self.commit_index = n
             self.apply_cond.notify()
+            # Followers learn the new commitIndex now rather than at the next heartbeat.
+            self.broadcast_append_entries(heartbeat=False)
 
     # -- Lifecycle -------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from typing import IO
 
 import pytest
 
+from labrpc.cpu import pin_to_one_cpu
+
 pytest_plugins = ["harness.plugin"]
 
 # How long threads a test started may take to finish after the test ends.
@@ -87,11 +89,20 @@ def _timeout_of(item: pytest.Item) -> float:
     return float(item.config.getini("timeout") or 0)
 
 
+_pinned = "all CPUs"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    global _backstop_file
+    global _backstop_file, _pinned
+    # Before any test starts a thread: see labrpc/cpu.py for why one CPU is faster.
+    _pinned = pin_to_one_cpu()
     # fd 2 is captured (redirected to a temp file) while a test runs; keep a copy of
     # the real stderr for the backstop's dump.
     _backstop_file = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"raftlab: running on {_pinned} (RAFTLAB_CPUS=all to use every CPU)"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
