@@ -6,7 +6,12 @@ PYTEST := $(PY) -m pytest
 STAMP := $(VENV)/.installed-test
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: test test-3A test-3B test-3C test-unit lint bench clean
+# make stress T=ManyElections N=200 P=2: see tools/stress.py
+T ?=
+N ?= 100
+P ?= 2
+
+.PHONY: test test-3A test-3B test-3C test-unit test-race lint bench stress clean
 
 test: $(STAMP)
 	$(PYTEST) tests
@@ -23,12 +28,21 @@ test-3C: $(STAMP)
 test-unit: $(STAMP)
 	$(PYTEST) tests/test_labgob.py tests/test_labrpc.py tests/test_persister.py
 
+# Race mode (tests/harness/race.py): every test also checks Raft's rf.mu discipline.
+# RACE_ARGS narrows the run, e.g. make test-race RACE_ARGS="-k 3A".
+RACE_ARGS ?=
+test-race: $(STAMP)
+	$(PYTEST) --race $(RACE_ARGS) tests
+
 lint: $(LINT_STAMP)
-	$(VENV)/bin/ruff check raft labrpc labgob tests bench
+	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools
 	$(VENV)/bin/mypy --strict raft labrpc labgob
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+stress: $(STAMP)
+	$(PY) -m tools.stress '$(T)' -n $(N) -p $(P)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

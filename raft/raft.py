@@ -26,10 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import labgob
 from labrpc import ClientEnd
+from raft.debug import DPrintf, dCommit, dDrop, dLeader, dLog, dPersist, dTerm, dTimer, dVote
 from raft.log import Log, LogEntry
 from raft.persister import Persister
 
@@ -98,6 +99,14 @@ for _cls in (AppendEntriesArgs, AppendEntriesReply, RequestVoteArgs, RequestVote
 class Raft:
     """A single Raft peer."""
 
+    # The fields that are safe without mu: fixed at creation (peers, persister, me,
+    # applyCh), mu itself, dead (set by Kill(), read through killed()), and threads
+    # (only Make and Kill use it).  Every other field is guarded by mu; the tester's
+    # race mode (`make test-race`) reads this set and checks each access to the rest.
+    UNGUARDED: ClassVar[frozenset[str]] = frozenset(
+        {"peers", "persister", "me", "applyCh", "dead", "mu", "threads"}
+    )
+
     def __init__(
         self, peers: list[ClientEnd], me: int, persister: Persister, applyCh: queue.Queue[ApplyMsg]
     ) -> None:
@@ -153,6 +162,7 @@ class Raft:
         e.Encode(self.log.to_bytes())
         self.persister.Save(w.getvalue(), None)
         self.log_unsaved = False
+        self.dprintf(dPersist, "save votedFor=%s, last %d", self.voted_for, self.log.last_index())
 
     def readPersist(self, data: bytes) -> None:
         """Restore the state persist() saved; empty data means a first boot."""
@@ -175,6 +185,7 @@ class Raft:
         except (labgob.LabgobError, EOFError, ValueError) as e:
             raise ValueError(f"raft {self.me}: persisted state is corrupt: {e}") from None
         self.current_term, self.voted_for, self.log = current_term, voted_for, log
+        self.dprintf(dPersist, "restore votedFor=%s, last %d", voted_for, log.last_index())
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
         """The service has a snapshot up to index; trim the log (3D, not yet)."""
@@ -188,6 +199,7 @@ class Raft:
             reply.Term = self.current_term
             # 1. Reply false if term < currentTerm (§5.1).
             if args.Term < self.current_term:
+                self.dprintf(dLog, "reject S%d: stale T%d", args.LeaderId, args.Term)
                 return
             # A current leader exists: a candidate steps down, and the timer restarts.
             self.state = FOLLOWER
@@ -197,12 +209,14 @@ class Raft:
             #    whose term matches prevLogTerm (§5.3).
             if args.PrevLogIndex > self.log.last_index():
                 reply.XTerm, reply.XLen = -1, len(self.log)
+                self.dprintf(dLog, "reject S%d: no entry %d", args.LeaderId, args.PrevLogIndex)
                 return
             if self.log[args.PrevLogIndex].Term != args.PrevLogTerm:
                 reply.XTerm = self.log[args.PrevLogIndex].Term
                 reply.XIndex = args.PrevLogIndex
                 while self.log[reply.XIndex - 1].Term == reply.XTerm:
                     reply.XIndex -= 1
+                self.dprintf(dLog, "reject S%d: conflict T%d", args.LeaderId, reply.XTerm)
                 return
 
             # 3. If an existing entry conflicts with a new one (same index but
@@ -212,6 +226,7 @@ class Raft:
             for i, entry in enumerate(entries):
                 index = args.PrevLogIndex + 1 + i
                 if index > self.log.last_index() or self.log[index].Term != entry.Term:
+                    self.dprintf(dLog, "cut at %d, append %d entries", index, len(entries) - i)
                     self.log.truncate(index)
                     self.log.extend(entries[i:])
                     self.persist()
@@ -222,6 +237,7 @@ class Raft:
             last_new = args.PrevLogIndex + len(entries)
             if args.LeaderCommit > self.commit_index and last_new > self.commit_index:
                 self.commit_index = min(args.LeaderCommit, last_new)
+                self.dprintf(dCommit, "commitIndex %d", self.commit_index)
                 self.apply_cond.notify()
             if self.log_unsaved:  # a former leader's own entries: save before acknowledging them
                 self.persist()
@@ -236,6 +252,7 @@ class Raft:
             reply.Term = self.current_term
             # 1. Reply false if term < currentTerm (§5.1).
             if args.Term < self.current_term:
+                self.dprintf(dVote, "deny S%d: stale T%d", args.CandidateId, args.Term)
                 return
             # 2. If votedFor is null or candidateId, and candidate's log is at
             #    least as up-to-date as receiver's log, grant vote (§5.2, §5.4).
@@ -248,6 +265,9 @@ class Raft:
                 self.persist()
                 self.reset_election_timer()
                 reply.VoteGranted = True
+                self.dprintf(dVote, "grant S%d", args.CandidateId)
+            else:
+                self.dprintf(dVote, "deny S%d: votedFor=%s", args.CandidateId, self.voted_for)
 
     # -- Rules for Servers: all servers -------------------------------------------
 
@@ -255,6 +275,7 @@ class Raft:
         """If an RPC request or response contains term T > currentTerm:
         set currentTerm = T, convert to follower (§5.1)."""
         if term > self.current_term:
+            self.dprintf(dTerm, "see T%d: follower", term)
             self.current_term = term
             self.voted_for = None
             self.state = FOLLOWER
@@ -272,6 +293,7 @@ class Raft:
                 first = self.last_applied + 1
                 entries = self.log.between(first, self.commit_index)
                 self.last_applied = self.commit_index
+                self.dprintf(dCommit, "apply %d..%d", first, self.last_applied)
             for index, entry in enumerate(entries, start=first):
                 self.applyCh.put(
                     ApplyMsg(CommandValid=True, Command=entry.Command, CommandIndex=index)
@@ -307,6 +329,7 @@ class Raft:
         self.persist()
         self.votes = {self.me}
         self.reset_election_timer()
+        self.dprintf(dTimer, "timeout: stand for election, log %d", self.log.last_index())
         args = RequestVoteArgs(
             Term=self.current_term,
             CandidateId=self.me,
@@ -324,11 +347,13 @@ class Raft:
         with self.mu:
             self.inflight[peer] -= 1
             if not ok:
+                self.dprintf(dDrop, "RequestVote to S%d: no reply", peer)
                 return
             self.observe_term(reply.Term)
             if self.state != CANDIDATE or self.current_term != args.Term or not reply.VoteGranted:
                 return
             self.votes.add(peer)
+            self.dprintf(dVote, "got S%d's vote: %d of %d", peer, len(self.votes), len(self.peers))
             # If votes received from majority of servers: become leader.
             if len(self.votes) > len(self.peers) // 2:
                 self.become_leader()
@@ -339,6 +364,7 @@ class Raft:
         """Upon election: send initial empty AppendEntries RPCs (heartbeat) to
         each server; repeat during idle periods to prevent election timeouts (§5.2)."""
         self.state = LEADER
+        self.dprintf(dLeader, "leader, log to %d", self.log.last_index())
         self.next_index = [len(self.log)] * len(self.peers)
         self.match_index = [0] * len(self.peers)
         self.match_index[self.me] = self.log.last_index()
@@ -354,6 +380,7 @@ class Raft:
             if self.state != LEADER or self.killed():
                 return -1, self.current_term, False
             self.log.append(LogEntry(self.current_term, command))
+            self.dprintf(dLog, "Start %r at %d", command, self.log.last_index())
             self.log_unsaved = True
             self.broadcast_append_entries(heartbeat=False)
             return self.log.last_index(), self.current_term, True
@@ -365,6 +392,7 @@ class Raft:
         nothing in flight, and otherwise ride on the reply's follow-up."""
         if heartbeat:
             self.heartbeat_due = time.monotonic() + HEARTBEAT_INTERVAL
+            self.dprintf(dTimer, "heartbeat")
         for peer in range(len(self.peers)):
             if peer == self.me:
                 continue
@@ -396,6 +424,8 @@ class Raft:
                 self.observe_term(reply.Term)
                 if self.state == LEADER and self.current_term == args.Term:
                     self.handle_append_entries_reply(peer, args, reply)
+            else:
+                self.dprintf(dDrop, "AppendEntries to S%d: no reply", peer)
             if self.state == LEADER and self.resend[peer] and not self.killed():
                 self.send_append_entries_to(peer)
 
@@ -412,6 +442,7 @@ class Raft:
                 self.resend[peer] = True  # more than one AppendEntries could carry
             if match > self.match_index[peer]:
                 self.match_index[peer] = match
+                self.dprintf(dLog, "S%d has up to %d", peer, match)
                 self.advance_commit_index()
             return
         if reply.XTerm == -1:
@@ -425,6 +456,7 @@ class Raft:
                 if self.log[index].Term < reply.XTerm:
                     break
         self.next_index[peer] = max(1, self.match_index[peer] + 1, min(next_index, len(self.log)))
+        self.dprintf(dLog, "S%d rejected: nextIndex %d", peer, self.next_index[peer])
         self.resend[peer] = True
 
     def advance_commit_index(self) -> None:
@@ -440,11 +472,16 @@ class Raft:
         n = sorted(self.match_index)[(len(self.peers) - 1) // 2]
         if n > self.commit_index and self.log[n].Term == self.current_term:
             self.commit_index = n
+            self.dprintf(dCommit, "commitIndex %d, matchIndex %s", n, self.match_index)
             self.apply_cond.notify()
             # Followers learn the new commitIndex now rather than at the next heartbeat.
             self.broadcast_append_entries(heartbeat=False)
 
     # -- Lifecycle -------------------------------------------------------------------
+
+    def dprintf(self, topic: str, format: str, *args: Any) -> None:
+        """One debug line about this peer (raft/debug.py: off unless RAFTLAB_DEBUG is set)."""
+        DPrintf(topic, self.me, self.current_term, format, *args)
 
     def go(self, target: Callable[..., None], *args: Any) -> None:
         """Run target on a thread of its own, like Go's `go` statement."""
@@ -467,17 +504,20 @@ class Raft:
     def killed(self) -> bool:
         return self.dead
 
-    def inspect(self) -> dict[str, Any]:
+    def inspect(self, with_log: bool = True) -> dict[str, Any]:
         """What the tester's safety checks and timeline read from a peer (optional
-        for a student's Raft; see tests/harness/README.md): term, role, the log
-        as (term, command) pairs from index 1, and commitIndex."""
+        for a student's Raft; see tests/harness/README.md): term, role, commitIndex,
+        and unless with_log is False the log as (term, command) pairs from index 1."""
         with self.mu:
-            return {
+            state: dict[str, Any] = {
                 "term": self.current_term,
                 "role": self.state,
-                "log": [(e.Term, e.Command) for e in self.log.between(1, self.log.last_index())],
                 "commit_index": self.commit_index,
             }
+            if with_log:
+                entries = self.log.between(1, self.log.last_index())
+                state["log"] = [(e.Term, e.Command) for e in entries]
+            return state
 
 
 def Make(

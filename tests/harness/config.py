@@ -3,7 +3,11 @@
 Method and field names follow Go's so the lab tests port line by line. The
 tester uses only the raft package's public API (Make, MakePersister, the
 ApplyMsg fields, GetState/Start/Kill/Snapshot), so a student's raft/ can be
-dropped in.
+dropped in; the optional inspect() hook adds checks (README.md here).
+
+Beyond Go's checks, every test checks Figure 3's safety properties
+(harness/safety.py; cfg.rafts[i] is a safety.Peer around the Raft), and race
+mode (make test-race) the rf.mu discipline (harness/race.py).
 
 Differences forced by Python, not by taste:
   * Go's ``defer cfg.cleanup()`` is ``with make_config(...) as cfg:`` (or
@@ -33,7 +37,10 @@ from typing import Any, NoReturn, Protocol
 
 import labgob
 import labrpc
+from harness import race as racecheck
 from harness import transcript
+from harness.safety import Safety
+from harness.timeline import Timeline
 from raft import Make, MakePersister, Persister
 
 __all__ = [
@@ -154,11 +161,14 @@ def _warn_one_cpu() -> None:
             transcript.emit("warning: only one CPU, which may conceal locking bugs")
 
 
-def make_config(n: int, unreliable: bool, snapshot: bool = False) -> Config:
+def make_config(
+    n: int, unreliable: bool, snapshot: bool = False, *, race: bool | None = None
+) -> Config:
     """A cluster of n connected Rafts on a fresh labrpc network."""
     _warn_one_cpu()
-    cfg = Config(n, seed_from_env())
+    cfg = Config(n, seed_from_env(), race=race)
     try:
+        cfg.go("safety", cfg.safety.watch, cfg._live_peers, cfg._finished)
         cfg.setunreliable(unreliable)
         cfg.net.LongDelays(True)
         applier = cfg.applierSnap if snapshot else cfg.applier
@@ -167,16 +177,25 @@ def make_config(n: int, unreliable: bool, snapshot: bool = False) -> Config:
             cfg.start1(i, applier)
         for i in range(cfg.n):
             cfg.connect(i)
+        cfg.go("timeline", cfg.timeline.run, cfg.rafts, cfg._finished)
     except BaseException:
         cfg._teardown()
         raise
     return cfg
 
 
+def _raft_class() -> type:
+    """The class Make() constructs, which race mode instruments: its module's Raft."""
+    cls = getattr(sys.modules[Make.__module__], "Raft", None)
+    if not isinstance(cls, type):
+        raise RuntimeError(f"race mode: {Make.__module__} has no class Raft for Make to build")
+    return cls
+
+
 class Config:
     """Go's config struct: the cluster under test and what it has applied."""
 
-    def __init__(self, n: int, seed: int):
+    def __init__(self, n: int, seed: int, race: bool | None = None):
         self._baseline = set(threading.enumerate())
         self.mu = threading.Lock()
         self.seed = seed
@@ -204,6 +223,14 @@ class Config:
         self._failures: list[BaseException] = []
         self._threads: list[TesterThread] = []
         self._applyChs: list[queue.Queue[Any] | None] = [None] * n
+        self.timeline = Timeline(n, seed)  # drawn as a page when the test fails
+        self.safety = Safety(self._violation)  # Figure 3's properties (harness/safety.py)
+        # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
+        # rf.mu discipline (harness/race.py); off, nothing is patched.
+        self.race: racecheck.RaceChecker | None = None
+        if racecheck.enabled() if race is None else race:
+            self.race = racecheck.RaceChecker(self._violation)
+            self.race.instrument(_raft_class())
 
     def __enter__(self) -> Config:
         return self
@@ -217,7 +244,9 @@ class Config:
         """Go's t.Fatalf: fail the test with this message (%-style format)."""
         __tracebackhide__ = True
         self._failed = True
-        raise AssertionError(format % args if args else format)
+        message = format % args if args else format
+        self.timeline.fail(message)
+        raise AssertionError(message)
 
     def Failed(self) -> bool:
         """Go's t.Failed()."""
@@ -228,6 +257,7 @@ class Config:
         with self.mu:
             self._failed = True
             self._failures.append(failure)
+        self.timeline.fail(str(failure))
 
     def _check_failed(self) -> None:
         """Raise the first failure another thread recorded (Go: the test already failed)."""
@@ -238,6 +268,11 @@ class Config:
         if isinstance(first, AssertionError):
             raise AssertionError(*first.args) from first
         raise AssertionError(f"tester thread failed: {first!r}") from first
+
+    def _violation(self, message: str) -> None:
+        """A report of the safety or race checks: print it, fail the test (as _record)."""
+        transcript.log(message)
+        self._record(AssertionError(message))
 
     def _apply_error(self, i: int, err_msg: str) -> None:
         """Go's log.Fatalf in the appliers: report, keep reading so Raft doesn't block."""
@@ -272,6 +307,7 @@ class Config:
 
         if rf is not None:
             rf.Kill()
+            self.timeline.crash(i)
             with self.mu:
                 self.rafts[i] = None
                 applyCh, self._applyChs[i] = self._applyChs[i], None
@@ -302,12 +338,15 @@ class Config:
                     )
         prevok = (m.CommandIndex - 1) in self.logs[i]
         self.logs[i][m.CommandIndex] = v
+        self.safety.applied(m.CommandIndex, v)
+        self.timeline.commit(i, m.CommandIndex, v)
         if m.CommandIndex > self.maxIndex:
             self.maxIndex = m.CommandIndex
         return err_msg, prevok
 
     def applier(self, i: int, applyCh: queue.Queue[Any]) -> None:
         """Read applyCh and check that messages match the log contents."""
+        last = 0  # the index this instance of server i applied last
         for m in _messages(applyCh):
             if not m.CommandValid:
                 continue  # ignore other types of ApplyMsg
@@ -315,6 +354,13 @@ class Config:
                 err_msg, prevok = self.checkLogs(i, m)
             if m.CommandIndex > 1 and not prevok:
                 err_msg = f"server {i} apply out of order {m.CommandIndex}"
+            if m.CommandIndex != last + 1 and not err_msg:
+                # Figure 3: a peer applies every index once, in order (as applierSnap checks).
+                err_msg = (
+                    f"server {i} apply out of order, expected index {last + 1}, "
+                    f"got {m.CommandIndex}"
+                )
+            last = m.CommandIndex
             if err_msg:
                 self._apply_error(i, err_msg)
 
@@ -406,11 +452,12 @@ class Config:
                 saved = MakePersister()
                 self.saved[i] = saved
 
-        applyCh: queue.Queue[Any] = queue.Queue()
+        applyCh: queue.Queue[Any] = self.race.apply_queue() if self.race else queue.Queue()
         rf = Make(ends, i, saved, applyCh)
+        self.timeline.restart(i, rf)
 
         with self.mu:
-            self.rafts[i] = rf
+            self.rafts[i] = self.safety.peer(rf, i)
             self._applyChs[i] = applyCh
 
         self.go(f"applier-{i}", applier, i, applyCh)
@@ -439,6 +486,7 @@ class Config:
     def _cleanup(self, in_flight: BaseException | None) -> None:
         problems = self._teardown()
         failed = in_flight is not None or self.Failed() or bool(problems)
+        self.timeline.finish(failed, [in_flight, *self._failures, *problems])
         if failed and not transcript.collecting():
             transcript.log(transcript.seed_hint([self.seed]))
         if in_flight is not None:
@@ -480,8 +528,15 @@ class Config:
                 stuck.append(th.name)
         if stuck:
             problems.append(AssertionError(f"tester threads did not exit: {', '.join(stuck)}"))
+        if self.race is not None:
+            self.race.close()
         self._await_quiet()
         return problems
+
+    def _live_peers(self) -> list[Any]:
+        """The running peers (cfg.rafts without the crashed ones)."""
+        with self.mu:
+            return [rf for rf in self.rafts if rf is not None]
 
     def _await_quiet(self) -> None:
         """Give threads started during the test (Raft's, labrpc's) time to end after Kill."""
@@ -501,6 +556,7 @@ class Config:
     def connect(self, i: int) -> None:
         """Attach server i to the net."""
         self.connected[i] = True
+        self.timeline.connect(i, True)
         mine = self.endnames[i]
         assert mine is not None, f"server {i} was never started"
 
@@ -518,6 +574,7 @@ class Config:
     def disconnect(self, i: int) -> None:
         """Detach server i from the net."""
         self.connected[i] = False
+        self.timeline.connect(i, False)
 
         # outgoing ClientEnds
         mine = self.endnames[i]
@@ -539,12 +596,14 @@ class Config:
 
     def setunreliable(self, unrel: bool) -> None:
         self.net.Reliable(not unrel)
+        self.timeline.note("unreliable network" if unrel else "reliable network")
 
     def bytesTotal(self) -> int:
         return int(self.net.GetTotalBytes())
 
     def setlongreordering(self, longrel: bool) -> None:
         self.net.LongReordering(longrel)
+        self.timeline.note(f"long reordering {'on' if longrel else 'off'}")
 
     # -- checks -----------------------------------------------------------
 
@@ -574,7 +633,9 @@ class Config:
                     lastTermWithLeader = term
 
             if leaders:
-                return leaders[lastTermWithLeader][0]
+                leader = leaders[lastTermWithLeader][0]
+                self.timeline.check(f"checkOneLeader: S{leader} leads T{lastTermWithLeader}")
+                return leader
         self.fatalf("expected one leader, got none")
 
     def checkTerms(self) -> int:
@@ -588,6 +649,7 @@ class Config:
                     term = xterm
                 elif term != xterm:
                     self.fatalf("servers disagree on term")
+        self.timeline.check(f"checkTerms: all at T{term}")
         return term
 
     def checkNoLeader(self) -> None:
@@ -600,6 +662,7 @@ class Config:
                     self.fatalf(
                         "expected no leader among connected servers, but %s claims to be leader", i
                     )
+        self.timeline.check("checkNoLeader: no connected leader")
 
     def nCommitted(self, index: int) -> tuple[int, Any]:
         """How many servers think a log entry is committed, and its command."""
@@ -689,6 +752,7 @@ class Config:
                         # committed
                         if cmd1 == cmd:
                             # and it was the command we submitted.
+                            self.timeline.one(cmd, index, nd)
                             return index
                     time.sleep(0.020)
                 if not retry:
@@ -704,6 +768,7 @@ class Config:
     def begin(self, description: str) -> None:
         """Start a test: print its description, e.g. "Test (3B): RPC counts aren't too high"."""
         transcript.emit(f"{description} ...")
+        self.timeline.begin(description)
         self.t0 = time.monotonic()
         self.rpcs0 = self.rpcTotal()
         self.bytes0 = self.bytesTotal()
@@ -721,6 +786,7 @@ class Config:
             nbytes = self.bytesTotal() - self.bytes0  # number of bytes
             ncmds = self.maxIndex - self.maxIndex0  # number of Raft agreements reported
         transcript.emit(f"  ... Passed --  {t:4.1f}  {npeers} {nrpc:4d} {nbytes:7d} {ncmds:4d}")
+        self.timeline.note("Passed")
 
     def warnf(self, format: str, *args: Any) -> None:
         """Go's fmt.Printf of a warning from a test."""

@@ -11,7 +11,8 @@ like `go test`:
 
 With -v they follow pytest's "PASSED" line. A failed test gets Go's
 "--- FAIL" line with the seed that repeats the tester's random choices; the
-seed also appears as a "raftlab" section in pytest's failure report.
+seed also appears as a "raftlab" section in pytest's failure report, with the
+path of the run's timeline (harness.timeline) when the tester wrote one.
 """
 
 from __future__ import annotations
@@ -21,15 +22,32 @@ from typing import Any
 
 import pytest
 
-from harness import transcript
+from harness import race, transcript
 
 _PLUGIN_NAME = "raftlab-golines"
 _MAX_MESSAGE = 300
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--race",
+        action="store_true",
+        help="raftlab: check Raft's rf.mu discipline in every test (make test-race; "
+        "RAFTLAB_RACE=1 does the same; see tests/harness/race.py)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("race", False):
+        race.force()
     if not config.pluginmanager.has_plugin(_PLUGIN_NAME):
         config.pluginmanager.register(GoLines(config), _PLUGIN_NAME)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if race.enabled():
+        return "raftlab: race mode: every test checks Raft's rf.mu discipline (harness/race.py)"
+    return None
 
 
 class GoLines:
@@ -71,8 +89,11 @@ class GoLines:
             return
         report.raftlab_lines = list(current.lines)
         report.raftlab_seeds = list(current.seeds)
-        if report.failed and current.seeds:
-            report.sections.append(("raftlab", transcript.seed_hint(current.seeds)))
+        report.raftlab_timelines = list(current.timelines)
+        if report.failed and (current.seeds or current.timelines):
+            hints = [transcript.seed_hint(current.seeds)] if current.seeds else []
+            hints += [f"timeline: {path}" for path in current.timelines]
+            report.sections.append(("raftlab", "\n".join(hints)))
 
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config
@@ -106,6 +127,8 @@ class GoLines:
             seeds: list[int] = getattr(report, "raftlab_seeds", [])
             if seeds:
                 out.append(f"    {transcript.seed_hint(seeds)}")
+        timelines: list[str] = getattr(report, "raftlab_timelines", [])
+        out += [f"    timeline: {path}" for path in timelines]
         if not out:
             return
         first = "" if self._fresh_line else "\n"

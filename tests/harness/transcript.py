@@ -18,10 +18,11 @@ class Transcript:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.seeds: list[int] = []
+        self.timelines: list[str] = []
 
     @property
     def used(self) -> bool:
-        return bool(self.lines or self.seeds)
+        return bool(self.lines or self.seeds or self.timelines)
 
 
 _lock = threading.Lock()
@@ -67,6 +68,13 @@ def note_seed(seed: int) -> None:
     with _lock:
         if _current is not None:
             _current.seeds.append(seed)
+
+
+def note_timeline(path: str) -> None:
+    """Remember where a config wrote its timeline (harness.timeline), for the report."""
+    with _lock:
+        if _current is not None:
+            _current.timelines.append(path)
 
 
 def seed_hint(seeds: list[int]) -> str:

@@ -1,0 +1,643 @@
+"""The lock discipline checker behind `make test-race` (pytest --race, RAFTLAB_RACE=1).
+
+Go students run `go test -race`. Python has no race detector, and the GIL
+hides most locking mistakes, so in race mode the tester checks the rule the
+lab's Raft lives by instead: every field of Raft is guarded by rf.mu, except
+the few the class declares safe without it in ``Raft.UNGUARDED`` (a frozenset
+of field names; DEFAULT_UNGUARDED for a Raft that declares none) and the
+threading.Conditions built on rf.mu (using one needs rf.mu anyway). It reports:
+
+  * DATA RACE: a guarded field read or written by a thread that does not hold
+    rf.mu, with that access's stack and the stack of the last access to the
+    field from another thread, as Go's race reports do;
+  * LOCK HELD ACROSS RPC: a labrpc Call made while holding rf.mu (the call is
+    not made: it returns False, so the test fails with the report instead of
+    deadlocking);
+  * APPLYCH SEND UNDER LOCK: a put on applyCh while holding rf.mu;
+  * LOCK HELD TOO LONG: rf.mu held for more than HOLD_LIMIT seconds (the
+    holder's stack as it is now, and where it took the lock);
+  * LOCK ACQUIRED TWICE: a thread taking rf.mu, a threading.Lock, again while
+    it holds it (a certain deadlock; RaceError is raised in that thread).
+
+Each report is printed to stderr at once and fails the test, like cfg.fatalf
+from a tester thread.
+
+How: before the first Make(), RaceChecker.instrument() patches the class
+Make() constructs (the module's ``Raft``). Its __init__ is wrapped so that the
+lock assigned to ``self.mu`` is replaced by a CheckedLock (so Conditions built
+on it in __init__ use it too) and, once __init__ returns, every field it set
+except the unguarded ones becomes a data descriptor on the class that checks
+each access. A field is checked from the moment a thread other than the one
+that constructed the peer touches the peer (before that, Make() may set it up
+without the lock). close() undoes every patch. With race mode off nothing is
+patched, so it costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any
+
+__all__ = [
+    "DEFAULT_UNGUARDED",
+    "HOLD_LIMIT",
+    "CheckedLock",
+    "RaceChecker",
+    "RaceError",
+    "enabled",
+    "force",
+]
+
+# Fields of a Raft that declares no UNGUARDED of its own that are safe without
+# rf.mu: fixed at creation (me, peers, persister, the apply channel), the lock
+# itself, and dead, which Kill() sets and killed() reads.
+DEFAULT_UNGUARDED = frozenset({"me", "peers", "persister", "applyCh", "apply_ch", "dead", "mu"})
+
+HOLD_LIMIT = 5.0  # seconds rf.mu may be held before the watchdog reports it
+WATCH_INTERVAL = 0.25  # how often the watchdog looks
+MAX_REPORTS = 20  # per checker; later ones are dropped (the test has failed anyway)
+_RECORD_DEPTH = 10  # frames kept of every access, for "Previous ... access" sections
+_REPORT_DEPTH = 16  # frames shown of the access being reported
+_STATE = "_raftlab_race"  # the per-peer state's key in a Raft's __dict__
+_MISSING = object()
+
+_forced = False
+
+
+def force(on: bool = True) -> None:
+    """Turn race mode on for every Config from now on (pytest --race does this)."""
+    global _forced
+    _forced = on
+
+
+def enabled() -> bool:
+    """Is race mode on: pytest --race, or RAFTLAB_RACE set to anything but "" or "0"?"""
+    return _forced or os.environ.get("RAFTLAB_RACE", "") not in ("", "0")
+
+
+class RaceError(RuntimeError):
+    """Raised in a thread about to deadlock on rf.mu for certain."""
+
+
+# -- stacks -------------------------------------------------------------------------
+
+Stack = tuple[tuple[CodeType, int], ...]
+
+
+def _capture(frame: FrameType | None, depth: int = _RECORD_DEPTH) -> Stack:
+    """The innermost `depth` frames from frame outwards, cheaply (code and line only)."""
+    out = []
+    while frame is not None and depth:
+        out.append((frame.f_code, frame.f_lineno))
+        frame = frame.f_back
+        depth -= 1
+    return tuple(out)
+
+
+def _format(stack: Stack) -> str:
+    """Python's traceback layout, innermost frame last, without threading's own frames."""
+    frames = list(reversed(stack))
+    while len(frames) > 1 and frames[0][0].co_filename == threading.__file__:
+        del frames[0]
+    summaries = [
+        traceback.FrameSummary(code.co_filename, lineno, code.co_name) for code, lineno in frames
+    ]
+    return "".join(traceback.format_list(summaries))
+
+
+def _where(stack: Stack) -> str:
+    if not stack:
+        return "?"
+    code, lineno = stack[0]
+    return f"in {code.co_name}, {os.path.basename(code.co_filename)}:{lineno}"
+
+
+def _thread_name(ident: int | None) -> str:
+    for t in threading.enumerate():
+        if t.ident == ident:
+            return t.name
+    return f"thread {ident} (ended)"
+
+
+# The CheckedLocks each thread holds, by thread ident.
+_held_by: dict[int, list[CheckedLock]] = {}
+
+
+def _holding() -> list[CheckedLock]:
+    """The CheckedLocks the calling thread holds."""
+    me = threading.get_ident()
+    return [lock for lock in _held_by.get(me, ()) if lock._owner == me]
+
+
+# -- the lock -----------------------------------------------------------------------
+
+
+class CheckedLock:
+    """A threading.Lock (or RLock) that knows its owner; usable as a Condition's lock."""
+
+    def __init__(self, checker: RaceChecker, peer: _PeerState | None, reentrant: bool) -> None:
+        self._raw = threading.Lock()
+        self._checker = checker
+        self._peer = peer
+        self._reentrant = reentrant
+        self._owner: int | None = None
+        self._count = 0
+        self._since = 0.0  # time.monotonic() when the owner took it
+        self._taken: Stack = ()  # where the owner took it
+        self._episode = 0  # counts acquisitions, so a long hold is reported once
+
+    def _took(self, count: int, frame: FrameType | None) -> None:
+        while frame is not None and frame.f_code.co_filename == threading.__file__:
+            frame = frame.f_back  # `with cond:` takes the lock in Condition.__enter__
+        me = threading.get_ident()
+        self._owner = me
+        self._count = count
+        self._since = time.monotonic()
+        self._taken = _capture(frame)
+        self._episode += 1
+        held = _held_by.get(me)
+        if held is None:
+            held = _held_by[me] = []
+        held.append(self)
+
+    def _gives_up(self) -> int:
+        owner, count = self._owner, self._count
+        self._owner, self._count = None, 0
+        held = _held_by.get(owner) if owner is not None else None
+        if held is not None and self in held:
+            held.remove(self)
+        self._raw.release()
+        return count
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._acquire(blocking, timeout, sys._getframe(1))
+
+    def _acquire(self, blocking: bool, timeout: float, frame: FrameType) -> bool:
+        if self._owner == threading.get_ident():
+            if self._reentrant:
+                self._count += 1
+                return True
+            if blocking:
+                self._checker._twice(self, _capture(frame, _REPORT_DEPTH))
+                raise RaceError(
+                    "rf.mu acquired again by the thread that holds it: deadlock (see the report)"
+                )
+            return False
+        if not self._raw.acquire(blocking, timeout):
+            return False
+        self._took(1, frame)
+        return True
+
+    def release(self) -> None:
+        if self._owner is None:
+            raise RuntimeError("release unlocked lock")
+        if self._owner != threading.get_ident() and self._reentrant:
+            raise RuntimeError("cannot release un-acquired lock")
+        if self._count > 1:
+            self._count -= 1
+            return
+        self._gives_up()
+
+    def __enter__(self) -> bool:
+        if self._owner == threading.get_ident():
+            return self._acquire(True, -1, sys._getframe(1))  # reentrant, or a report
+        self._raw.acquire()
+        self._took(1, sys._getframe(1))
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def locked(self) -> bool:
+        return self._owner is not None
+
+    # What threading.Condition uses when its lock has them.
+    def _is_owned(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def _release_save(self) -> int:
+        return self._gives_up()
+
+    def _acquire_restore(self, count: int) -> None:
+        self._raw.acquire()
+        self._took(count, sys._getframe(2))  # the frame that called Condition.wait
+
+    def __repr__(self) -> str:
+        state = f"held by {_thread_name(self._owner)}" if self._owner is not None else "unlocked"
+        return f"<CheckedLock of rf.mu, {state}>"
+
+
+# -- the fields ---------------------------------------------------------------------
+
+# An access: (thread, is_write, whether it held rf.mu (as words), stack).
+_Access = tuple[threading.Thread, bool, str, Stack]
+_HOLDING, _NOT_HOLDING = "holding rf.mu", "not holding rf.mu"
+_SETUP = "setting the peer up, before another thread used it"
+
+
+class _PeerState:
+    """What the checker keeps about one Raft instance."""
+
+    def __init__(self, checker: RaceChecker, obj: Any) -> None:
+        self.checker = checker
+        self.obj_dict: dict[str, Any] = obj.__dict__
+        self.creator = threading.get_ident()
+        self.published = False  # a thread other than the creator has touched the peer
+        self.lock: CheckedLock | None = None
+        # Each field's latest access, and its latest by a thread other than that one's;
+        # the same for writes alone (a read races only with a write, as in Go's reports).
+        self.last: dict[str, _Access] = {}
+        self.other: dict[str, _Access] = {}
+        self.last_write: dict[str, _Access] = {}
+        self.other_write: dict[str, _Access] = {}
+
+    def peer(self) -> str:
+        me = self.obj_dict.get("me")
+        return f"Raft peer {me}" if isinstance(me, int) else "a Raft peer"
+
+    def access(self, name: str, write: bool, frame: FrameType) -> None:
+        me = threading.get_ident()
+        if not self.published and me != self.creator:
+            self.published = True
+        lock = self.lock
+        held = lock is None or lock._owner == me
+        thread = threading.current_thread()
+        how = _HOLDING if held else _NOT_HOLDING if self.published else _SETUP
+        rec: _Access = (thread, write, how, _capture(frame))
+        previous = _remember(self.last, self.other, name, rec)
+        if write:
+            previous_write = _remember(self.last_write, self.other_write, name, rec)
+        else:
+            previous_write = _by_other(self.last_write, self.other_write, name, thread)
+        if not held and self.published:
+            # A read conflicts with a write: show the other thread's latest write if any.
+            shown = previous if write or previous_write is None else previous_write
+            self.checker._data_race(self, name, rec, shown, frame)
+
+
+def _by_other(
+    last: dict[str, _Access], other: dict[str, _Access], name: str, thread: threading.Thread
+) -> _Access | None:
+    """The latest access to name (in last/other) by a thread other than thread."""
+    latest = last.get(name)
+    if latest is None or latest[0] is not thread:
+        return latest
+    return other.get(name)
+
+
+def _remember(
+    last: dict[str, _Access], other: dict[str, _Access], name: str, rec: _Access
+) -> _Access | None:
+    """Record rec as name's latest access; return the latest one by another thread."""
+    previous = _by_other(last, other, name, rec[0])
+    latest = last.get(name)
+    if latest is not None and latest[0] is not rec[0]:
+        other[name] = latest
+    last[name] = rec
+    return previous
+
+
+class _Guarded:
+    """A data descriptor standing for one guarded field; the value stays in __dict__."""
+
+    __slots__ = ("name", "fallback")
+
+    def __init__(self, name: str, fallback: Any) -> None:
+        self.name = name
+        self.fallback = fallback
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self if self.fallback is _MISSING else self.fallback
+        d = obj.__dict__
+        st = d.get(_STATE)
+        if st is not None:
+            st.access(self.name, False, sys._getframe(1))
+        try:
+            return d[self.name]
+        except KeyError:
+            if self.fallback is not _MISSING:
+                return self.fallback
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        d = obj.__dict__
+        st = d.get(_STATE)
+        if st is not None:
+            st.access(self.name, True, sys._getframe(1))
+        d[self.name] = value
+
+    def __delete__(self, obj: Any) -> None:
+        d = obj.__dict__
+        st = d.get(_STATE)
+        if st is not None:
+            st.access(self.name, True, sys._getframe(1))
+        del d[self.name]
+
+
+_LOCK_TYPES = (type(threading.Lock()),)
+_RLOCK_TYPES = (type(threading.RLock()),)
+
+
+class _Mu:
+    """The descriptor for rf.mu: swaps the lock __init__ assigns for a CheckedLock."""
+
+    def __init__(self, checker: RaceChecker, fallback: Any) -> None:
+        self.checker = checker
+        self.fallback = fallback
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self if self.fallback is _MISSING else self.fallback
+        try:
+            return obj.__dict__["mu"]
+        except KeyError:
+            if self.fallback is not _MISSING:
+                return self.fallback
+            raise AttributeError("mu") from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        st = obj.__dict__.get(_STATE)
+        if st is not None and isinstance(value, _LOCK_TYPES + _RLOCK_TYPES):
+            value = CheckedLock(self.checker, st, reentrant=isinstance(value, _RLOCK_TYPES))
+            st.lock = value
+            self.checker._locks.append(value)
+        obj.__dict__["mu"] = value
+
+
+# -- the checker --------------------------------------------------------------------
+
+
+_active: RaceChecker | None = None
+_active_mu = threading.Lock()
+
+
+class RaceChecker:
+    """One test's race checks: instrument(), apply_queue(), then close()."""
+
+    def __init__(self, fail: Callable[[str], None]) -> None:
+        """fail(report) is called once per report (from whichever thread found it)."""
+        self._fail = fail
+        self._mu = threading.Lock()
+        self._seen: set[Any] = set()
+        self.reports: list[str] = []
+        self._locks: list[CheckedLock] = []
+        self._undo: list[Callable[[], None]] = []
+        self._closed = False
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    # -- setting up -------------------------------------------------------------
+
+    def instrument(self, cls: type) -> None:
+        """Check every Raft of class cls made from now on; also patch labrpc's Call."""
+        global _active
+        with _active_mu:
+            stale, _active = _active, self
+        if stale is not None:
+            # A cluster that was never cleaned up; its patches would stack on these.
+            print("race checker: closing that of a cluster never cleaned up", file=sys.stderr)
+            stale.close()
+        self._undo.append(self._deactivate)
+        unguarded = frozenset(getattr(cls, "UNGUARDED", DEFAULT_UNGUARDED)) | {"mu", _STATE}
+        installed: set[str] = set()
+
+        def set_class_attr(name: str, value: Any) -> None:
+            had = name in cls.__dict__
+            old = cls.__dict__.get(name)
+
+            def undo() -> None:
+                if had:
+                    setattr(cls, name, old)
+                else:
+                    delattr(cls, name)
+
+            setattr(cls, name, value)
+            self._undo.append(undo)
+
+        original_init = cls.__init__  # type: ignore[misc]
+        checker = self
+
+        def __init__(obj: Any, *args: Any, **kwargs: Any) -> None:
+            st = obj.__dict__[_STATE] = _PeerState(checker, obj)
+            original_init(obj, *args, **kwargs)
+            if st.lock is None:
+                checker._no_lock(cls, obj.__dict__.get("mu"))
+            for name, value in list(obj.__dict__.items()):
+                if name in unguarded or name in installed:
+                    continue
+                installed.add(name)
+                if isinstance(value, threading.Condition) and value._lock is st.lock is not None:
+                    continue  # a Condition on rf.mu: waiting on it or notifying it needs rf.mu
+                set_class_attr(name, _Guarded(name, getattr(cls, name, _MISSING)))
+
+        __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
+        set_class_attr("mu", _Mu(self, getattr(cls, "mu", _MISSING)))
+        set_class_attr("__init__", __init__)
+
+        import labrpc.network
+
+        end_cls = labrpc.network.ClientEnd
+        original_call = end_cls.Call
+
+        def Call(end: Any, svcMeth: str, args: Any, reply: Any) -> bool:
+            held = _holding()
+            if held:
+                for lock in held:
+                    lock._checker._call_under_lock(lock, svcMeth, sys._getframe(1))
+                return False  # not made: report, don't deadlock
+            return original_call(end, svcMeth, args, reply)
+
+        end_cls.Call = Call  # type: ignore[method-assign]
+        self._undo.append(lambda: setattr(end_cls, "Call", original_call))
+
+        self._watchdog = threading.Thread(
+            target=self._watch, name="tester-race-watchdog", daemon=True
+        )
+        self._watchdog.start()
+
+    def _deactivate(self) -> None:
+        global _active
+        with _active_mu:
+            if _active is self:
+                _active = None
+
+    def apply_queue(self) -> queue.Queue[Any]:
+        """An applyCh whose put() reports a sender holding rf.mu."""
+        return _CheckedQueue(self)
+
+    def close(self) -> None:
+        """Stop the watchdog and undo every patch (peers keep their CheckedLocks)."""
+        with self._mu:
+            self._closed = True
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
+            self._watchdog = None
+        while self._undo:
+            self._undo.pop()()
+        self._locks = []
+
+    # -- the watchdog ----------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL):
+            now = time.monotonic()
+            for lock in list(self._locks):
+                owner, since, episode = lock._owner, lock._since, lock._episode
+                if owner is not None and now - since > HOLD_LIMIT:
+                    self._held_too_long(lock, owner, now - since, episode)
+
+    # -- reports -----------------------------------------------------------------
+
+    def _report(self, key: Any, summary: str, body: str) -> None:
+        with self._mu:
+            if self._closed or key in self._seen or len(self.reports) >= MAX_REPORTS:
+                return
+            self._seen.add(key)
+            text = f"{summary}\n==================\n{body.rstrip()}\n=================="
+            self.reports.append(text)
+        self._fail(text)
+
+    def _data_race(
+        self,
+        st: _PeerState,
+        name: str,
+        rec: _Access,
+        previous: _Access | None,
+        frame: FrameType,
+    ) -> None:
+        thread, write, _, stack = rec
+        kind = "write" if write else "read"
+        key = ("race", name, write, stack[0] if stack else None)
+        if key in self._seen:
+            return
+        full = _capture(frame, _REPORT_DEPTH)
+        summary = (
+            f"DATA RACE: {kind} of rf.{name} by thread {thread.name} without holding rf.mu "
+            f"({_where(full)})"
+        )
+        body = (
+            f"WARNING: DATA RACE\n"
+            f"{kind.capitalize()} of rf.{name} ({st.peer()}) by thread {thread.name}, "
+            f"which does not hold rf.mu:\n{_format(full)}\n"
+        )
+        if previous is None:
+            body += "No earlier access to it from another thread was recorded.\n"
+        else:
+            pthread, pwrite, phow, pstack = previous
+            body += (
+                f"Previous {'write' if pwrite else 'read'} of rf.{name} by thread {pthread.name} "
+                f"({phow}):\n{_format(pstack)}\n"
+            )
+        body += (
+            f"Every field of Raft outside Raft.UNGUARDED is guarded by rf.mu: take the lock "
+            f"around this access (or, if rf.{name} is safe without it by design, declare it "
+            f"in Raft.UNGUARDED; see tests/harness/README.md).\n"
+        )
+        self._report(key, summary, body)
+
+    def _call_under_lock(self, lock: CheckedLock, svc_meth: str, frame: FrameType) -> None:
+        thread = threading.current_thread()
+        stack = _capture(frame, _REPORT_DEPTH)
+        peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
+        summary = (
+            f"LOCK HELD ACROSS RPC: thread {thread.name} calls {svc_meth} while holding "
+            f"rf.mu ({_where(stack)})"
+        )
+        body = (
+            f"WARNING: LOCK HELD ACROSS RPC\n"
+            f"Thread {thread.name} makes a labrpc Call({svc_meth!r}) while holding rf.mu of "
+            f"{peer}.\nThe handler on the other peer takes that peer's rf.mu; two peers doing "
+            f"this wait for each other forever, and a slow or lost RPC stalls every thread "
+            f"that needs this rf.mu. Release rf.mu before Call.\n"
+            f"The Call was not made (it returned False), so the test fails here instead of "
+            f"hanging.\nCall at:\n{_format(stack)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
+        )
+        self._report(("call", stack[0] if stack else None), summary, body)
+
+    def _put_under_lock(self, lock: CheckedLock, frame: FrameType) -> None:
+        thread = threading.current_thread()
+        stack = _capture(frame, _REPORT_DEPTH)
+        peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
+        summary = (
+            f"APPLYCH SEND UNDER LOCK: thread {thread.name} puts on applyCh while holding "
+            f"rf.mu ({_where(stack)})"
+        )
+        body = (
+            f"WARNING: APPLYCH SEND UNDER LOCK\n"
+            f"Thread {thread.name} puts an ApplyMsg on applyCh while holding rf.mu of {peer}.\n"
+            f"In Go applyCh is unbuffered: the send waits until the service reads it, and the "
+            f"service may be waiting in Start() or Snapshot() for this rf.mu: deadlock. Send "
+            f"without holding rf.mu.\nput at:\n{_format(stack)}\n"
+            f"rf.mu taken at:\n{_format(lock._taken)}\n"
+        )
+        self._report(("put", stack[0] if stack else None), summary, body)
+
+    def _held_too_long(self, lock: CheckedLock, owner: int, held_for: float, episode: int) -> None:
+        frame = sys._current_frames().get(owner)
+        if lock._owner != owner or lock._episode != episode:
+            return  # released meanwhile
+        name = _thread_name(owner)
+        now = _capture(frame, _REPORT_DEPTH)
+        peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
+        summary = (
+            f"LOCK HELD TOO LONG: rf.mu of {peer} held {held_for:.1f} s by thread {name} "
+            f"(now {_where(now)})"
+        )
+        body = (
+            f"WARNING: LOCK HELD TOO LONG\n"
+            f"rf.mu of {peer} has been held for {held_for:.1f} s (limit {HOLD_LIMIT:g} s) by "
+            f"thread {name}. Never sleep, wait for an RPC or for applyCh while holding it.\n"
+            f"Its stack now:\n{_format(now)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
+        )
+        self._report(("long", id(lock), episode), summary, body)
+
+    def _no_lock(self, cls: type, mu: Any) -> None:
+        what = "no rf.mu" if mu is None else f"rf.mu is a {type(mu).__name__}"
+        summary = (
+            f"RACE MODE CANNOT CHECK {cls.__name__}: {what}, not a threading.Lock or RLock "
+            f"assigned in __init__"
+        )
+        body = (
+            f"Race mode checks that Raft's fields are used holding rf.mu, the lock "
+            f"{cls.__name__}.__init__ assigns with self.mu = threading.Lock(); {what}. "
+            f"See tests/harness/README.md.\n"
+        )
+        self._report(("nolock", cls), summary, body)
+
+    def _twice(self, lock: CheckedLock, stack: Stack) -> None:
+        thread = threading.current_thread()
+        peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
+        summary = (
+            f"LOCK ACQUIRED TWICE: thread {thread.name} takes rf.mu again while holding it "
+            f"({_where(stack)})"
+        )
+        body = (
+            f"WARNING: LOCK ACQUIRED TWICE\n"
+            f"Thread {thread.name} takes rf.mu of {peer}, which it already holds; a "
+            f"threading.Lock is not reentrant, so it would wait for itself forever. "
+            f"RaceError was raised instead.\nTaken again at:\n{_format(stack)}\n"
+            f"First taken at:\n{_format(lock._taken)}\n"
+        )
+        self._report(("twice", stack[0] if stack else None), summary, body)
+
+
+class _CheckedQueue(queue.Queue[Any]):
+    """applyCh in race mode."""
+
+    def __init__(self, checker: RaceChecker) -> None:
+        super().__init__()
+        self._checker = checker
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        for lock in _holding():
+            lock._checker._put_under_lock(lock, sys._getframe(1))
+        super().put(item, block, timeout)

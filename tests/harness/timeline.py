@@ -1,0 +1,327 @@
+"""The timeline of a test run: one self-contained HTML page per run.
+
+The tester records what it does (connect, disconnect, crash, restart, Start,
+commit, its checks, the failure) and a "tester-timeline" thread samples each
+peer's role and term every SAMPLE_INTERVAL seconds: through `rf.inspect()`
+when the peer offers it (term, role, log, commit_index), else through
+GetState() (leader or not). Nothing else of the Raft is used, so a student's
+raft.py can be dropped in.
+
+When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
+RAFTLAB_TIMELINE_DIR (default .raftlab/timelines/)/<test>-<seed>.html and the
+failure report prints its path. RAFTLAB_TIMELINE=off records nothing.
+
+Every event also goes to the debug stream (raft/debug.py, topic "test"), so
+`RAFTLAB_DEBUG=...` logs show the tester's actions among the peers' lines, on
+the same clock as the timeline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import transcript
+
+try:  # the debug stream is optional: a student's raft/ may not have it
+    from raft import debug as _debug
+except ImportError:  # pragma: no cover - depends on the Raft under test
+    _debug = None  # type: ignore[assignment]
+
+__all__ = ["Timeline", "mode", "output_dir", "render"]
+
+SAMPLE_INTERVAL = 0.025  # seconds between samples of every peer's role and term
+MAX_EVENTS = 50_000  # beyond this, events are counted but not kept
+
+ENV_MODE = "RAFTLAB_TIMELINE"
+ENV_DIR = "RAFTLAB_TIMELINE_DIR"
+_TEMPLATE = Path(__file__).with_name("timeline.html")
+_REPO = Path(__file__).resolve().parents[2]
+
+# Event kinds, as the page draws them.
+KINDS = ("connect", "disconnect", "crash", "restart", "start", "commit", "check", "fail", "note")
+
+
+def mode() -> str:
+    """'fail' (write on failure, the default), 'always' or 'off', from RAFTLAB_TIMELINE."""
+    text = os.environ.get(ENV_MODE, "").strip().lower()
+    if text in ("", "fail", "failed", "failure", "on-failure"):
+        return "fail"
+    if text in ("1", "always", "all", "yes", "true", "on"):
+        return "always"
+    if text in ("0", "off", "no", "false", "never"):
+        return "off"
+    raise ValueError(f"{ENV_MODE} must be fail, always or off, got {text!r}")
+
+
+def output_dir() -> Path:
+    """Where timelines go: RAFTLAB_TIMELINE_DIR, else .raftlab/timelines/ in the repository."""
+    text = os.environ.get(ENV_DIR, "").strip()
+    return Path(text) if text else _REPO / ".raftlab" / "timelines"
+
+
+def _current_test() -> str:
+    """The running pytest test's name (e.g. test_ManyElections3A[3-200]), or 'raft'."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return current.split("::")[-1].rsplit(" ", 1)[0] if current else "raft"
+
+
+class Timeline:
+    """What happened to each peer over time, for one Config."""
+
+    def __init__(self, n: int, seed: int, enabled: bool | None = None) -> None:
+        self.mode = mode()
+        self.enabled = self.mode != "off" if enabled is None else enabled
+        self.n = n
+        self.seed = seed
+        self.test = _current_test()
+        self.description = ""
+        self.sampling = "none"
+        self.path: Path | None = None
+        self._mu = threading.Lock()
+        self._events: list[dict[str, Any]] = []
+        self._dropped = 0
+        # Per peer: closed segments [from_ms, to_ms, role, term], and the open one.
+        self._segments: list[list[list[Any]]] = [[] for _ in range(n)]
+        self._open: list[list[Any] | None] = [None] * n
+        self._disconnected: list[list[list[float]]] = [[] for _ in range(n)]
+        self._disc_since: list[float | None] = [0.0] * n  # peers start unconnected
+        self._started = [False] * n
+        self._failures = 0
+        self._finished = False
+        if _debug is not None:
+            _debug.restart_clock()
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        """Milliseconds since the Config was made (the debug stream's clock too)."""
+        return round((time.monotonic() - self._t0) * 1000, 1)
+
+    # -- events ---------------------------------------------------------------
+
+    def event(self, kind: str, peer: int | None = None, text: str = "") -> None:
+        """Record one event (kind from KINDS) and write it to the debug stream."""
+        if _debug is not None and _debug.enabled(_debug.dTest):
+            _debug.DPrintf(_debug.dTest, peer, None, "%s", f"{kind} {text}".rstrip())
+        if not self.enabled:
+            return
+        with self._mu:
+            t = self.now()  # under the lock, so events stay in time order
+            if len(self._events) >= MAX_EVENTS:
+                self._dropped += 1
+                return
+            self._events.append({"t": t, "kind": kind, "peer": peer, "text": text})
+
+    def connect(self, i: int, connected: bool) -> None:
+        """Server i attached to or detached from the net (recorded when that changes)."""
+        with self._mu:
+            since = self._disc_since[i]
+            if (since is None) == connected:
+                return
+            if since is None:
+                self._disc_since[i] = self.now()
+            else:
+                self._disconnected[i].append([since, self.now()])
+                self._disc_since[i] = None
+        self.event("connect" if connected else "disconnect", i)
+
+    def crash(self, i: int) -> None:
+        self.event("crash", i, "Kill()")
+        self._observe(i, "down", None)
+
+    def restart(self, i: int, rf: Any) -> None:
+        """Peer i was (re)made by Make(); watch its Start calls and sample it now."""
+        first = not self._started[i]
+        self._started[i] = True
+        self.event("restart", i, "Make()" if first else "Make() after a crash")
+        if not self.enabled:
+            return
+        start = getattr(rf, "Start", None)
+        if callable(start):
+            try:
+                rf.Start = self._watch_start(i, start)
+            except AttributeError:  # e.g. __slots__: leave Start unwatched
+                pass
+        self._sample_one(i, rf)
+
+    def _watch_start(self, i: int, start: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def Start(command: Any) -> Any:
+            result = start(command)
+            try:
+                index, term, ok = result
+            except (TypeError, ValueError):
+                return result
+            if ok:
+                self.event("start", i, f"Start({_short(command)}) -> index {index}, T{term}")
+            return result
+
+        return Start
+
+    def commit(self, i: int, index: int, command: Any) -> None:
+        self.event("commit", i, f"applied index {index}: {_short(command)}")
+
+    def check(self, text: str) -> None:
+        """One of the test's checks passed."""
+        self.event("check", None, text)
+
+    def one(self, command: Any, index: int, servers: int) -> None:
+        self.check(f"one({_short(command)}): index {index} committed on {servers}")
+
+    def fail(self, text: str) -> None:
+        """The test failed here (cfg.fatalf, or a failure in a tester thread)."""
+        self._failures += 1
+        self.event("fail", None, text)
+
+    def note(self, text: str) -> None:
+        self.event("note", None, text)
+
+    def begin(self, description: str) -> None:
+        self.description = description
+        self.note(f"begin: {description}")
+
+    # -- sampling -------------------------------------------------------------
+
+    def run(self, rafts: Sequence[Any], stop: threading.Event) -> None:
+        """The sampler: every SAMPLE_INTERVAL, each peer's role and term, until stop."""
+        if not self.enabled:
+            return
+        while not stop.wait(SAMPLE_INTERVAL):
+            for i, rf in enumerate(list(rafts)):
+                if rf is None:
+                    self._observe(i, "down", None)
+                else:
+                    self._sample_one(i, rf)
+
+    def _sample_one(self, i: int, rf: Any) -> None:
+        role, term, self.sampling = _read_state(rf)
+        self._observe(i, role, term)
+
+    def _observe(self, i: int, role: str, term: int | None) -> None:
+        if not self.enabled:
+            return
+        with self._mu:
+            t = self.now()
+            if self._finished:
+                return
+            cur = self._open[i]
+            if cur is not None and cur[2] == role and cur[3] == term:
+                return
+            if cur is not None:
+                cur[1] = t
+                self._segments[i].append(cur)
+            self._open[i] = [t, None, role, term]
+
+    # -- output ---------------------------------------------------------------
+
+    def data(self, failed: bool, reason: str) -> dict[str, Any]:
+        """Everything the page draws, as JSON-ready data; closes the open segments."""
+        end = self.now()
+        with self._mu:
+            self._finished = True
+            lanes = []
+            for i in range(self.n):
+                segments = list(self._segments[i])
+                cur = self._open[i]
+                if cur is not None:
+                    segments.append([cur[0], end, cur[2], cur[3]])
+                disconnected = list(self._disconnected[i])
+                since = self._disc_since[i]
+                if since is not None:
+                    disconnected.append([since, end])
+                lanes.append({"peer": i, "segments": segments, "disconnected": disconnected})
+            events = list(self._events)
+        return {
+            "test": self.test,
+            "description": self.description,
+            "seed": self.seed,
+            "failed": failed,
+            "reason": reason,
+            "duration": end,
+            "sampling": self.sampling,
+            "interval_ms": SAMPLE_INTERVAL * 1000,
+            "lanes": lanes,
+            "events": events,
+            "dropped": self._dropped,
+        }
+
+    def finish(self, failed: bool, failures: Sequence[BaseException | None]) -> Path | None:
+        """At cleanup: write the page if the test failed (or always), and say where."""
+        if not self.enabled or self.path is not None or self._finished:
+            return None
+        if not failed and self.mode != "always":
+            with self._mu:
+                self._finished = True
+            return None
+        reason = next((_reason(f) for f in failures if f is not None), "")
+        if failed and not self._failures:
+            self.fail(reason or "test failed")
+        data = self.data(failed, reason)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.test).strip("-") or "raft"
+        path = output_dir() / f"{name}-{self.seed}.html"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(data), encoding="utf-8")
+        except OSError as e:
+            transcript.log(f"timeline: cannot write {path}: {e}")
+            return None
+        self.path = path
+        shown = _relative(path)
+        if transcript.collecting():
+            transcript.note_timeline(shown)
+        else:
+            transcript.log(f"timeline: {shown}")
+        return path
+
+
+def render(data: dict[str, Any]) -> str:
+    """The self-contained page for data (from Timeline.data)."""
+    template = _TEMPLATE.read_text(encoding="utf-8")
+    # No "<" at all inside the script element: neither "</script>" nor "<!--" can end it early.
+    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+    title = f"{data.get('test', 'raft')} seed {data.get('seed')}"
+    return template.replace("__TITLE__", html.escape(title)).replace("__DATA__", payload)
+
+
+def _read_state(rf: Any) -> tuple[str, int | None, str]:
+    """(role, term, how) of a peer: through inspect() if it has one, else GetState()."""
+    inspect = getattr(rf, "inspect", None)
+    if callable(inspect):
+        try:
+            try:
+                info = inspect(with_log=False)  # role and term are all a lane needs
+            except TypeError:  # a hook without the argument
+                info = inspect()
+            return str(info["role"]).lower(), int(info["term"]), "inspect()"
+        except Exception:
+            pass
+    try:
+        term, is_leader = rf.GetState()
+    except Exception:
+        return "unknown", None, "GetState()"
+    return ("leader" if is_leader else "not leader"), int(term), "GetState()"
+
+
+def _reason(failure: BaseException) -> str:
+    text = str(failure) or type(failure).__name__
+    return text.splitlines()[0] if text else type(failure).__name__
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _relative(path: Path) -> str:
+    """path relative to the working directory when it lies inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)

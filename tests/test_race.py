@@ -1,0 +1,507 @@
+"""The race checker (harness/race.py) bites: the lab's classic locking bugs, planted
+in subclasses of the repository's Raft, are each reported by name.
+
+Each planted Raft is named Raft (labrpc routes "Raft.AppendEntries" by class
+name) and replaces raft.raft.Raft for one test, so Make() builds it. Race mode
+is on for these tests whatever the command line says (make_config(race=True)).
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from harness import race
+from harness.config import Config, RaftElectionTimeout, make_config
+
+import labrpc.network
+import raft.raft as raft_module
+from raft.log import Log
+from raft.raft import (
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    AppendEntriesArgs,
+    AppendEntriesReply,
+    ApplyMsg,
+    RequestVoteArgs,
+    RequestVoteReply,
+)
+
+RealRaft = raft_module.Raft
+
+
+@pytest.fixture(autouse=True)
+def no_timeline_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests fail their clusters on purpose; don't draw a timeline page for each."""
+    monkeypatch.setenv("RAFTLAB_TIMELINE", "off")
+    yield
+
+
+def run_planted(
+    monkeypatch: pytest.MonkeyPatch, planted: type, body: Callable[[Config], None]
+) -> tuple[str, list[str]]:
+    """Run body on a 3-peer cluster of planted Rafts in race mode; it must fail.
+    Returns the failure's message and every report the checker made."""
+    monkeypatch.setattr(raft_module, "Raft", planted)
+    cfgs: list[Config] = []
+    with pytest.raises(AssertionError) as failure:
+        with make_config(3, False, race=True) as cfg:
+            cfgs.append(cfg)
+            body(cfg)
+            cfg.end()
+    assert cfgs and cfgs[0].race is not None
+    return str(failure.value), list(cfgs[0].race.reports)
+
+
+def report_starting(reports: list[str], prefix: str) -> str:
+    found = [r for r in reports if r.startswith(prefix)]
+    assert found, f"no report starts with {prefix!r}; reports: {reports}"
+    return found[0]
+
+
+def section(report: str, heading: str) -> str:
+    """The lines of report from the one starting with heading to the next blank line."""
+    start = report.index(heading)
+    end = report.find("\n\n", start)
+    return report[start : end if end != -1 else len(report)]
+
+
+# -- bug 1: GetState reads current_term without the lock --------------------------
+
+
+class UnlockedGetState(RealRaft):
+    def GetState(self) -> tuple[int, bool]:
+        return self.current_term, self.state == LEADER  # BUG: no `with self.mu`
+
+
+UnlockedGetState.__name__ = "Raft"
+
+
+def test_planted_unlocked_GetState_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def body(cfg: Config) -> None:
+        time.sleep(2 * RaftElectionTimeout)  # elections: other threads have written the term
+        cfg.checkOneLeader()
+
+    message, reports = run_planted(monkeypatch, UnlockedGetState, body)
+    report = report_starting(
+        reports, "DATA RACE: read of rf.current_term by thread MainThread without holding rf.mu"
+    )
+    assert message == report  # the test fails with this report
+    # This access: field, thread, and its stack down to the line in GetState.
+    this = section(report, "Read of rf.current_term (Raft peer ")
+    assert "by thread MainThread, which does not hold rf.mu:" in this
+    assert "in checkOneLeader" in this
+    assert re.search(r'test_race\.py", line \d+, in GetState\n +return self\.current_term', this)
+    # The last write from another thread, which held the lock, with its stack.
+    other = section(report, "Previous write of rf.current_term by thread ")
+    assert re.match(
+        r"Previous write of rf\.current_term by thread (raft|labrpc)-\S+ \(holding rf\.mu\):", other
+    )
+    assert re.search(r'raft\.py", line \d+, in (observe_term|start_election)', other)
+
+
+# -- bug 2: a peer is called while holding mu --------------------------------------
+
+
+class CallsHoldingLock(RealRaft):
+    def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
+        reply = RequestVoteReply()
+        with self.mu:
+            ok = self.peers[peer].Call("Raft.RequestVote", args, reply)  # BUG: mu held
+            self.inflight[peer] -= 1
+            if not ok:
+                return
+            self.observe_term(reply.Term)
+            if self.state == CANDIDATE and self.current_term == args.Term and reply.VoteGranted:
+                self.votes.add(peer)
+                if len(self.votes) > len(self.peers) // 2:
+                    self.become_leader()
+
+
+CallsHoldingLock.__name__ = "Raft"
+
+
+def test_planted_call_holding_mu_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def body(cfg: Config) -> None:
+        time.sleep(2 * RaftElectionTimeout)  # an election: RequestVote calls
+
+    message, reports = run_planted(monkeypatch, CallsHoldingLock, body)
+    report = report_starting(
+        reports,
+        "LOCK HELD ACROSS RPC: thread raft-",
+    )
+    assert message == report
+    assert re.match(
+        r"LOCK HELD ACROSS RPC: thread raft-\d-send_request_vote calls Raft\.RequestVote while "
+        r"holding rf\.mu \(in send_request_vote, test_race\.py:\d+\)",
+        report,
+    )
+    call = section(report, "Call at:")
+    assert re.search(r"in send_request_vote\n +ok = self\.peers\[peer\]\.Call\(", call)
+    taken = section(report, "rf.mu taken at:")
+    assert re.search(r"in send_request_vote\n +with self\.mu:", taken)
+    assert "The Call was not made (it returned False)" in report
+    # Reported before it could deadlock: no report of a lock held too long.
+    assert not [r for r in reports if r.startswith("LOCK HELD TOO LONG")]
+
+
+# -- bug 3: an RPC handler writes the log after releasing mu -----------------------
+
+
+class UnlockedLogWrite(RealRaft):
+    def AppendEntries(self, args: AppendEntriesArgs, reply: AppendEntriesReply) -> None:
+        with self.mu:
+            self.observe_term(args.Term)
+            reply.Term = self.current_term
+            if args.Term < self.current_term:
+                return
+            self.state = FOLLOWER
+            self.reset_election_timer()
+            if (
+                args.PrevLogIndex > self.log.last_index()
+                or self.log[args.PrevLogIndex].Term != args.PrevLogTerm
+            ):
+                reply.XTerm, reply.XLen = -1, min(len(self.log), args.PrevLogIndex)
+                return
+        entries = args.Entries or []
+        if entries:
+            # BUG: the log is rewritten after mu is released.
+            log = Log(self.log.between(1, args.PrevLogIndex))
+            log.extend(entries)
+            self.log = log
+        with self.mu:
+            self.persist()
+            last_new = args.PrevLogIndex + len(entries)
+            if args.LeaderCommit > self.commit_index and last_new > self.commit_index:
+                self.commit_index = min(args.LeaderCommit, last_new)
+                self.apply_cond.notify()
+            reply.Success = True
+
+
+UnlockedLogWrite.__name__ = "Raft"
+
+
+def test_planted_unlocked_log_write_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def body(cfg: Config) -> None:
+        cfg.one(101, 3, False)
+        cfg.one(102, 3, False)
+
+    message, reports = run_planted(monkeypatch, UnlockedLogWrite, body)
+    assert message.startswith("DATA RACE: ")
+    report = report_starting(reports, "DATA RACE: write of rf.log by thread labrpc-handler-")
+    this = section(report, "Write of rf.log (Raft peer ")
+    assert re.match(
+        r"Write of rf\.log \(Raft peer \d\) by thread labrpc-handler-\d+, which does not hold "
+        r"rf\.mu:",
+        this,
+    )
+    assert re.search(r"in AppendEntries\n +self\.log = log", this)
+    assert "in dispatch" in this  # the stack goes back through labrpc's handler
+    other = section(report, "Previous ")
+    assert re.match(
+        r"Previous (read|write) of rf\.log by thread \S+ "
+        r"\(((not )?holding rf\.mu|setting the peer up, before another thread used it)\):",
+        other,
+    )
+    assert re.search(r'line \d+, in \w+\n +\S', other)  # a stack with source lines
+    # The unlocked read just before the write is reported too.
+    report_starting(reports, "DATA RACE: read of rf.log by thread labrpc-handler-")
+
+
+# -- bug 4: the applier puts on applyCh while holding mu ---------------------------
+
+
+class AppliesHoldingLock(RealRaft):
+    def applier(self) -> None:
+        with self.mu:
+            while not self.killed():
+                if self.last_applied < self.commit_index:
+                    self.last_applied += 1
+                    msg = ApplyMsg(
+                        CommandValid=True,
+                        Command=self.log[self.last_applied].Command,
+                        CommandIndex=self.last_applied,
+                    )
+                    self.applyCh.put(msg)  # BUG: mu held
+                else:
+                    self.apply_cond.wait()
+
+
+AppliesHoldingLock.__name__ = "Raft"
+
+
+def test_planted_applych_send_holding_mu_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def body(cfg: Config) -> None:
+        cfg.one(101, 3, False)
+
+    message, reports = run_planted(monkeypatch, AppliesHoldingLock, body)
+    assert message == reports[0]
+    report = report_starting(reports, "APPLYCH SEND UNDER LOCK: thread raft-")
+    assert re.match(
+        r"APPLYCH SEND UNDER LOCK: thread raft-\d-applier puts on applyCh while holding rf\.mu "
+        r"\(in applier, test_race\.py:\d+\)",
+        report,
+    )
+    assert re.search(r"in applier\n +self\.applyCh\.put\(msg\)", section(report, "put at:"))
+    # Where it last took rf.mu: the with statement, or the wait() that took it back.
+    taken = section(report, "rf.mu taken at:")
+    assert re.search(r"in applier\n +(with self\.mu:|self\.apply_cond\.wait\(\))", taken)
+
+
+# -- bug 5: a lock held for long ----------------------------------------------------
+
+
+class SleepsHoldingLock(RealRaft):
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        with self.mu:
+            time.sleep(1.5)  # BUG: e.g. waiting for the entry to commit, holding mu
+        return super().Start(command)
+
+
+SleepsHoldingLock.__name__ = "Raft"
+
+
+def test_planted_long_hold_dumps_the_holders_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(race, "HOLD_LIMIT", 0.5)
+
+    def body(cfg: Config) -> None:
+        leader = cfg.checkOneLeader()
+        peer = cfg.rafts[leader]
+        assert peer is not None
+        peer.Start(101)
+
+    message, reports = run_planted(monkeypatch, SleepsHoldingLock, body)
+    report = report_starting(reports, "LOCK HELD TOO LONG: rf.mu of Raft peer ")
+    assert message == report
+    assert re.match(
+        r"LOCK HELD TOO LONG: rf\.mu of Raft peer \d held 0\.\d s by thread MainThread "
+        r"\(now in Start, test_race\.py:\d+\)",
+        report,
+    )
+    assert re.search(r"in Start\n +time\.sleep\(1\.5\)", section(report, "Its stack now:"))
+    assert re.search(r"in Start\n +with self\.mu:", section(report, "rf.mu taken at:"))
+
+
+# -- and a certain deadlock: taking mu twice -----------------------------------------
+
+
+class LocksTwice(RealRaft):
+    def GetState(self) -> tuple[int, bool]:
+        with self.mu:
+            return self.current_term, self.is_leader()
+
+    def is_leader(self) -> bool:
+        with self.mu:  # BUG: threading.Lock is not reentrant
+            return self.state == LEADER
+
+
+LocksTwice.__name__ = "Raft"
+
+
+def test_planted_double_acquire_raises_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(raft_module, "Raft", LocksTwice)
+    cfgs: list[Config] = []
+    with pytest.raises(race.RaceError):
+        with make_config(3, False, race=True) as cfg:
+            cfgs.append(cfg)
+            cfg.checkOneLeader()
+    assert cfgs[0].race is not None
+    report = report_starting(
+        cfgs[0].race.reports,
+        "LOCK ACQUIRED TWICE: thread MainThread takes rf.mu again while holding it "
+        "(in is_leader, test_race.py:",
+    )
+    assert re.search(r"in is_leader\n +with self\.mu:", section(report, "Taken again at:"))
+    assert re.search(r"in GetState\n +with self\.mu:", section(report, "First taken at:"))
+
+
+# -- the repository's Raft, and race mode's footprint ----------------------------------
+
+
+def test_repository_raft_is_clean_in_race_mode() -> None:
+    with make_config(3, False, race=True) as cfg:
+        cfg.begin("Test: the repository's Raft in race mode")
+        assert cfg.race is not None
+        assert isinstance(cfg.rafts[0].raft.mu, race.CheckedLock)  # type: ignore[union-attr]
+        cfg.one(101, 3, True)
+        leader = cfg.checkOneLeader()
+        cfg.disconnect(leader)
+        cfg.one(102, 2, True)
+        cfg.crash1((leader + 1) % 3)
+        cfg.connect(leader)
+        cfg.start1((leader + 1) % 3, cfg.applier)
+        cfg.connect((leader + 1) % 3)
+        cfg.one(103, 3, True)
+        cfg.end()
+    assert cfg.race.reports == []
+
+
+def test_race_mode_off_patches_nothing_and_on_undoes_its_patches() -> None:
+    call = labrpc.network.ClientEnd.Call
+    before = dict(vars(RealRaft))
+    with make_config(3, False, race=False) as cfg:
+        assert cfg.race is None
+        assert dict(vars(RealRaft)) == before
+        assert labrpc.network.ClientEnd.Call is call
+        peer = cfg.rafts[0]
+        assert peer is not None
+        rf = peer.raft
+        assert type(rf.mu) is type(threading.Lock())
+        assert type(rf.applyCh) is queue.Queue
+        assert "_raftlab_race" not in vars(rf)
+    with make_config(3, False, race=True) as cfg:
+        assert isinstance(vars(RealRaft)["current_term"], race._Guarded)
+        assert isinstance(vars(RealRaft)["mu"], race._Mu)
+        assert "me" not in vars(RealRaft)  # unguarded: Raft.UNGUARDED
+        assert labrpc.network.ClientEnd.Call is not call
+    assert dict(vars(RealRaft)) == before
+    assert labrpc.network.ClientEnd.Call is call
+
+
+# -- CheckedLock as a Condition's lock --------------------------------------------------
+
+
+def test_checked_lock_works_under_a_condition() -> None:
+    checker = race.RaceChecker(lambda report: None)
+    lock = race.CheckedLock(checker, None, reentrant=False)
+    cond = threading.Condition(lock)  # type: ignore[arg-type]
+    ready: list[int] = []
+
+    def waiter() -> None:
+        with cond:
+            while not ready:
+                cond.wait()
+            assert lock._is_owned()  # owned again after wait
+            ready.append(threading.get_ident())
+
+    t = threading.Thread(target=waiter, name="tester-waiter")
+    t.start()
+    time.sleep(0.05)
+    assert not lock.locked()  # released by wait()
+    with cond:
+        assert lock._is_owned() and lock.locked()
+        ready.append(0)
+        cond.notify()
+    t.join(5)
+    assert not t.is_alive() and ready[1] == t.ident
+    assert not lock.locked()
+    with pytest.raises(RuntimeError):
+        lock.release()
+    assert checker.reports == []
+
+
+# -- the checker on a class of its own (no cluster) -----------------------------------
+
+
+def instrumented(cls: type) -> tuple[race.RaceChecker, list[str]]:
+    reports: list[str] = []
+    checker = race.RaceChecker(reports.append)
+    checker.instrument(cls)
+    return checker, reports
+
+
+def in_thread(name: str, fn: Callable[[], object]) -> None:
+    t = threading.Thread(target=fn, name=name)
+    t.start()
+    t.join(5)
+    assert not t.is_alive()
+
+
+def test_field_checks_on_a_class_of_its_own() -> None:
+    class Raft:
+        UNGUARDED = frozenset({"me"})
+
+        def __init__(self) -> None:
+            self.mu = threading.Lock()
+            self.me = 7
+            self.term = 0  # set up without the lock: fine, no other thread has it yet
+
+    checker, reports = instrumented(Raft)
+    try:
+        rf = Raft()
+        rf.term = 1  # still only the creating thread: fine
+
+        def locked() -> None:
+            with rf.mu:
+                rf.term += 1
+
+        in_thread("tester-locked", locked)
+        assert rf.me == 7  # unguarded
+        assert reports == []
+
+        def unlocked() -> None:
+            rf.term = 5
+
+        in_thread("tester-unlocked", unlocked)
+        with rf.mu:
+            assert rf.term == 5
+    finally:
+        checker.close()
+    assert len(reports) == 1
+    assert re.match(
+        r"DATA RACE: write of rf\.term by thread tester-unlocked without holding rf\.mu "
+        r"\(in unlocked, test_race\.py:\d+\)",
+        reports[0],
+    )
+    assert "Write of rf.term (Raft peer 7) by thread tester-unlocked" in reports[0]
+    previous = section(reports[0], "Previous write of rf.term by thread tester-locked")
+    assert re.search(r"in locked\n +rf\.term \+= 1", previous)
+    assert "term" not in vars(Raft)  # close() took the descriptors away
+
+
+def test_an_rlock_and_its_condition_are_followed() -> None:
+    class Raft:
+        def __init__(self) -> None:
+            self.mu = threading.RLock()
+            self.cond = threading.Condition(self.mu)
+            self.ready = False
+
+    checker, reports = instrumented(Raft)
+    try:
+        rf = Raft()
+        assert isinstance(rf.mu, race.CheckedLock)
+
+        def waiter() -> None:
+            with rf.mu:
+                with rf.mu:  # reentrant
+                    while not rf.ready:
+                        rf.cond.wait(5)
+                    rf.ready = False
+
+        t = threading.Thread(target=waiter, name="tester-waiter")
+        t.start()
+        time.sleep(0.05)
+        with rf.cond:  # wait() released both levels
+            rf.ready = True
+            rf.cond.notify()
+        t.join(5)
+        assert not t.is_alive()
+        with rf.mu:
+            assert rf.ready is False
+    finally:
+        checker.close()
+    assert reports == []
+
+
+def test_a_raft_without_a_lock_in_mu_is_reported() -> None:
+    class Raft:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.term = 0
+
+    checker, reports = instrumented(Raft)
+    try:
+        Raft()
+    finally:
+        checker.close()
+    assert reports and reports[0].startswith(
+        "RACE MODE CANNOT CHECK Raft: no rf.mu, not a threading.Lock or RLock assigned in __init__"
+    )

@@ -1,0 +1,150 @@
+"""tools/stress.py: repeats tests in parallel, keeps each failing run (with its seed,
+debug log and timeline), prints the table, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tools import dslogs, stress
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A cluster test that fails on even repetitions (pytest-repeat names them [rep-count]),
+# and a test that always passes.
+FLAKY = """
+import time
+from harness.config import make_config
+
+def test_Flaky(request):
+    rep = int(request.node.name.split("[")[1].split("-")[0])
+    with make_config(3, False) as cfg:
+        cfg.begin("Test: flaky")
+        cfg.checkOneLeader()
+        if rep % 2 == 0:
+            cfg.fatalf("even repetition %d, seed %d", rep, cfg.seed)
+        cfg.end()
+
+def test_Solid():
+    time.sleep(0.05)
+"""
+
+SLOW = """
+import time
+
+def test_Slow(request):
+    time.sleep(0.4)
+    assert not request.node.name.startswith("test_Slow[3-")
+"""
+
+
+def lab(tmp_path: Path, source: str) -> Path:
+    """A test folder that loads the tester's plugin, like tests/ does."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    (folder / "test_lab.py").write_text(source)
+    return folder / "test_lab.py"
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAFTLAB_", "PYTEST_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO)])
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def stress_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tools.stress", *args]
+
+
+def test_split_nodeid() -> None:
+    assert stress.split_nodeid("tests/t.py::test_A3A[57-200]") == ("tests/t.py::test_A3A", "57")
+    assert stress.split_nodeid("t.py::test_B[x-y-3-10]") == ("t.py::test_B[x-y]", "3")
+    assert stress.split_nodeid("t.py::test_C") == ("t.py::test_C", "")
+
+
+def test_keeps_failing_runs_with_seed_log_and_timeline(tmp_path: Path) -> None:
+    test_file = lab(tmp_path, FLAKY)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        stress_cmd("Flaky or Solid", "-n", "4", "-p", "2", "-o", str(out), "--", str(test_file)),
+        cwd=REPO, env=environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    text = done.stdout + done.stderr
+    assert done.returncode == 1, text  # some runs failed
+
+    # The table: test, failed, total, mean time.
+    assert re.search(r"test_Flaky\W+2\W+4\W+\d+\.\d\ds", text), text
+    assert re.search(r"test_Solid\W+0\W+4\W+\d+\.\d\ds", text), text
+    assert "2 failing run(s)" in text
+
+    kept = sorted(p.name for p in out.glob("*.log"))
+    assert kept == ["test_Flaky-2.log", "test_Flaky-4.log"], (kept, text)
+    for name, rep in (("test_Flaky-2.log", 2), ("test_Flaky-4.log", 4)):
+        body = (out / name).read_text()
+        m = re.search(rf"even repetition {rep}, seed (\d+)", body)
+        assert m, body
+        seed = m[1]
+        assert f"seed:     RAFTLAB_SEED={seed}\n" in body  # the header names the run's seed
+        assert f"RAFTLAB_SEED={seed} RAFTLAB_DEBUG=all" in body  # and how to run it again
+        assert "Test: flaky ..." in body  # the tester's lines
+        # the debug log (on by default) with the tester's events, readable by dslogs
+        entries = [i for i in dslogs.parse(body.splitlines()) if isinstance(i, dslogs.Entry)]
+        assert any(e.topic == "test" and e.msg.startswith("fail even repetition") for e in entries)
+        assert {e.peer for e in entries if e.topic == "test"} >= {0, 1, 2}
+        assert any(e.topic == "leader" for e in entries)  # and the peers' own lines
+        # the timeline, written into the same folder, named in the header
+        timeline = re.search(r"^timeline: (\S+)$", body, re.M)
+        assert timeline, body
+        page = Path(timeline[1])
+        assert page.parent == out and page.exists(), page
+        assert f'"seed":{seed}' in page.read_text()
+    assert len(list(out.glob("*.html"))) == 2  # passing runs leave nothing behind
+
+
+def test_ctrl_c_stops_and_still_prints_the_table(tmp_path: Path) -> None:
+    test_file = lab(tmp_path, SLOW)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        stress_cmd("Slow", "-n", "40", "-p", "2", "-o", str(out), "--", str(test_file)),
+        cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "test_Slow-3.log").exists():
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "no failing run kept in time"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        stopped = time.monotonic()
+        text, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - stopped
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, text
+    assert took < 20, took
+    assert re.search(r"interrupted after (\d+) of 40 runs", text), text
+    m = re.search(r"test_Slow\W+1\W+(\d+)\W+0\.\d\ds", text)
+    assert m and 3 <= int(m[1]) < 40, text
+    assert "test_Slow-3.log" in text
+    # no worker left behind: the whole process group is gone
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail("stress left processes running after Ctrl-C")
+        time.sleep(0.1)
