@@ -62,7 +62,8 @@ def test_persist_round_trip() -> None:
         (_state("3", None, b""), "expected (current_term: int"),
         (_state(3, "me", b""), "expected (current_term: int"),
         (_state(3, None, [1, 2]), "expected (current_term: int"),
-        (_state(3, None, labgob.encode(5)), "not a LogEntry"),
+        (_state(3, None, labgob.encode("5")), "is a str, not an int"),
+        (_state(3, None, labgob.encode(5)), "before its command"),
     ],
 )
 def test_corrupt_state_is_refused(data: bytes, why: str) -> None:
