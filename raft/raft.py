@@ -10,7 +10,8 @@
 
 The sections below follow the figure's boxes in order: State, the
 AppendEntries RPC, the RequestVote RPC, then the Rules for Servers (all
-servers, followers, candidates, leaders).  One lock, `mu`, guards every
+servers, followers, candidates, leaders); the one rule beyond the figure,
+check_quorum, is marked as such.  One lock, `mu`, guards every
 field of the State box and the bookkeeping next to it.  Threads: a ticker
 (elections and heartbeats), an applier (the only writer to applyCh, and it
 never holds `mu` while it does), and one short-lived thread per RPC, so a
@@ -36,6 +37,8 @@ from raft.persister import Persister
 
 HEARTBEAT_INTERVAL = 0.11  # seconds; the tester allows at most ten heartbeats a second
 ELECTION_TIMEOUT = (0.3, 0.5)  # seconds, drawn afresh each time the timer is reset
+# A leader that has heard from no majority for this long steps down (check_quorum).
+QUORUM_TIMEOUT = 1.0  # seconds
 # RPCs in flight to one peer: enough to keep heartbeats going while long reordering
 # holds replies back, few enough to bound the threads waiting on an unreachable peer.
 MAX_INFLIGHT = 8
@@ -134,6 +137,7 @@ class Raft:
         # Volatile state on leaders (reinitialized after election).
         self.next_index = [0] * len(peers)  # for each server, index of the next entry to send
         self.match_index = [0] * len(peers)  # for each server, highest entry known replicated
+        self.heard_at = [0.0] * len(peers)  # time.monotonic() of each server's latest reply
 
         # Bookkeeping the figure leaves implicit.
         self.state = FOLLOWER
@@ -314,9 +318,9 @@ class Raft:
             while not self.killed():
                 now = time.monotonic()
                 if self.state == LEADER:
-                    if now >= self.heartbeat_due:
+                    if now >= self.heartbeat_due and self.check_quorum(now):
                         self.broadcast_append_entries(heartbeat=True)
-                    self.ticker_cond.wait(self.heartbeat_due - now)
+                    self.ticker_cond.wait(max(0.0, self.heartbeat_due - now))
                 else:
                     if now >= self.election_deadline:
                         self.start_election()
@@ -370,8 +374,23 @@ class Raft:
         self.next_index = [len(self.log)] * len(self.peers)
         self.match_index = [0] * len(self.peers)
         self.match_index[self.me] = self.log.last_index()
+        self.heard_at = [time.monotonic()] * len(self.peers)
         self.broadcast_append_entries(heartbeat=True)
         self.ticker_cond.notify()  # it may be asleep until the election deadline
+
+    def check_quorum(self, now: float) -> bool:
+        """Beyond Figure 2 (Ongaro's dissertation, §6.2): a leader that has heard
+        from no majority within QUORUM_TIMEOUT steps down.  A partitioned leader
+        otherwise goes on accepting commands it can never commit, and clients
+        wait on it.  Returns whether this server is still the leader."""
+        recent = [now - at < QUORUM_TIMEOUT for at in self.heard_at]
+        recent[self.me] = True
+        if sum(recent) > len(self.peers) // 2:
+            return True
+        self.dprintf(dLeader, "no majority heard from in %.1fs: step down", QUORUM_TIMEOUT)
+        self.state = FOLLOWER
+        self.reset_election_timer()
+        return False
 
     def Start(self, command: Any) -> tuple[int, int, bool]:
         """If command received from client: append entry to local log, respond
@@ -429,6 +448,7 @@ class Raft:
             if ok:
                 self.observe_term(reply.Term)
                 if self.state == LEADER and self.current_term == args.Term:
+                    self.heard_at[peer] = time.monotonic()
                     self.handle_append_entries_reply(peer, args, reply)
             else:
                 self.dprintf(dDrop, "AppendEntries to S%d: no reply", peer)
