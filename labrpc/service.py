@@ -5,6 +5,11 @@ Go's labrpc finds handlers by reflection: exported methods taking (args,
 `Name(self, args: ArgsT, reply: ReplyT)` and its annotations tell labrpc
 which reply to build.  A reply crosses the network through labgob and is
 copied into the caller's object, as Go decodes into the caller's pointer.
+
+A public method with two unannotated parameters may be a handler whose
+annotations were forgotten, or just a helper: Go's labrpc skips methods that
+do not look like handlers, so MakeService does too, and a Call to one says
+how to annotate it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Service:
         self.name = type(rcvr).__name__
         self.rcvr = rcvr
         self.methods: dict[str, _Method] = {}
+        self.unannotated: dict[str, str] = {}  # method name -> how to make it a handler
         for name, func in inspect.getmembers(type(rcvr), inspect.isfunction):
             if name.startswith("_"):
                 continue
@@ -66,14 +72,13 @@ class Service:
         args_type = hints.get(params[0].name)
         reply_type = hints.get(params[1].name)
         if args_type is None or reply_type is None:
-            raise LabrpcError(
-                f"labrpc: {where} takes two arguments like an RPC handler but is not fully "
-                f"annotated, so labrpc cannot tell which reply to build. Write it as "
+            self.unannotated[name] = (
+                f"labrpc: {where} is not fully annotated, so labrpc cannot tell which reply "
+                f"to build and does not treat it as an RPC handler. Write it as "
                 f"def {name}(self, {params[0].name}: ArgsType, "
-                f"{params[1].name}: ReplyType) -> None, "
-                f"or, if it is not a handler, annotate its parameters with builtin types "
-                f"or start its name with an underscore."
+                f"{params[1].name}: ReplyType) -> None"
             )
+            return None
         if not isinstance(reply_type, type) or reply_type.__module__ == "builtins":
             return None
         try:
@@ -90,6 +95,8 @@ class Service:
     def dispatch(self, meth_name: str, svc_meth: str, args_bytes: bytes) -> bytes:
         method = self.methods.get(meth_name)
         if method is None:
+            if meth_name in self.unannotated:
+                raise LabrpcError(self.unannotated[meth_name])
             raise LabrpcError(
                 f"labrpc: unknown method {meth_name} in {svc_meth}; "
                 f"expecting one of {sorted(self.methods)}"

@@ -693,13 +693,21 @@ class Unannotated:
         reply.X = args
 
 
-def test_MakeService_refuses_unannotated_handler() -> None:
+def test_unannotated_handler_is_skipped_and_a_Call_to_it_says_why(rn: labrpc.Network) -> None:
+    """Like Go's labrpc, MakeService skips what does not look like a handler (a
+    helper taking two arguments); a Call to it explains the missing annotations."""
+    svc = labrpc.MakeService(Unannotated())
+    assert "Handler" not in svc.methods
+    e = connected_end(rn, "e", "s")
+    srv = labrpc.MakeServer()
+    srv.AddService(svc)
+    rn.AddServer("s", srv)
     with pytest.raises(labrpc.LabrpcError) as ei:
-        labrpc.MakeService(Unannotated())
+        e.Call("Unannotated.Handler", 1, IntReply())
     msg = str(ei.value)
-    assert "Handler" in msg and "annotat" in msg, msg
+    assert "Unannotated.Handler(self, args, reply) is not fully annotated" in msg, msg
     # says how to fix it: annotate args and reply
-    assert "args:" in msg and "reply:" in msg, msg
+    assert "def Handler(self, args: ArgsType, reply: ReplyType) -> None" in msg, msg
 
 
 def test_MakeEnd_twice_is_an_error(rn: labrpc.Network) -> None:
