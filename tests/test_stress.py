@@ -119,11 +119,17 @@ def test_keeps_failing_runs_with_seed_log_and_timeline(tmp_path: Path) -> None:
 def test_ctrl_c_stops_and_still_prints_the_table(tmp_path: Path) -> None:
     test_file = lab(tmp_path, SLOW)
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        stress_cmd("Slow", "-n", "40", "-p", "2", "-o", str(out), "--", str(test_file)),
-        cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    # The tool must see Ctrl-C as a terminal delivers it, even when this suite runs
+    # with SIGINT ignored (nohup, a background job), which a child would inherit.
+    ignoring = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            stress_cmd("Slow", "-n", "40", "-p", "2", "-o", str(out), "--", str(test_file)),
+            cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, ignoring)
     try:
         deadline = time.monotonic() + 120
         while not list(out.glob("test_Slow-*.log")):
