@@ -335,6 +335,9 @@ class Raft:
         self.persist()
         self.votes = {self.me}
         self.reset_election_timer()
+        if len(self.votes) > len(self.peers) // 2:  # a cluster of one is its own majority
+            self.become_leader()
+            return
         self.dprintf(dTimer, "timeout: stand for election, log %d", self.log.last_index())
         args = RequestVoteArgs(
             Term=self.current_term,
@@ -408,6 +411,8 @@ class Raft:
             self.dprintf(dLog, "Start %r at %d", command, self.log.last_index())
             self.log_unsaved = True
             self.broadcast_append_entries(heartbeat=False)
+            if len(self.peers) == 1:  # no reply will come to advance commitIndex
+                self.advance_commit_index()
             return self.log.last_index(), self.current_term, True
 
     def broadcast_append_entries(self, heartbeat: bool) -> None:
