@@ -545,41 +545,41 @@ class RaceChecker:
         self._report(key, summary, body)
 
     def _call_under_lock(self, lock: CheckedLock, svc_meth: str, frame: FrameType) -> None:
-        thread = threading.current_thread()
-        stack = _capture(frame, _REPORT_DEPTH)
-        peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
-        summary = (
-            f"LOCK HELD ACROSS RPC: thread {thread.name} calls {svc_meth} while holding "
-            f"rf.mu ({_where(stack)})"
-        )
-        body = (
-            f"WARNING: LOCK HELD ACROSS RPC\n"
-            f"Thread {thread.name} makes a labrpc Call({svc_meth!r}) while holding rf.mu of "
-            f"{peer}.\nThe handler on the other peer takes that peer's rf.mu; two peers doing "
-            f"this wait for each other forever, and a slow or lost RPC stalls every thread "
-            f"that needs this rf.mu. Release rf.mu before Call.\n"
-            f"The Call was not made (it returned False), so the test fails here instead of "
-            f"hanging.\nCall at:\n{_format(stack)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
-        )
-        self._report(("call", stack[0] if stack else None), summary, body)
+        self._under_lock(
+            lock, frame, "LOCK HELD ACROSS RPC", f"calls {svc_meth}",
+            f"makes a labrpc Call({svc_meth!r})",
+            "The handler on the other peer takes that peer's rf.mu; two peers doing this wait "
+            "for each other forever, and a slow or lost RPC stalls every thread that needs "
+            "this rf.mu. Release rf.mu before Call.\nThe Call was not made (it returned "
+            "False), so the test fails here instead of hanging.",
+            "Call",
+        )  # fmt: skip
 
     def _put_under_lock(self, lock: CheckedLock, frame: FrameType) -> None:
+        self._under_lock(
+            lock, frame, "APPLYCH SEND UNDER LOCK", "puts on applyCh",
+            "puts an ApplyMsg on applyCh",
+            "In Go applyCh is unbuffered: the send waits until the service reads it, and the "
+            "service may be waiting in Start() or Snapshot() for this rf.mu: deadlock. Send "
+            "without holding rf.mu.",
+            "put",
+        )  # fmt: skip
+
+    def _under_lock(
+        self, lock: CheckedLock, frame: FrameType, title: str, short: str, long: str,
+        why: str, what: str,
+    ) -> None:  # fmt: skip
+        """Report something a thread must not do while holding rf.mu, and where it took it."""
         thread = threading.current_thread()
         stack = _capture(frame, _REPORT_DEPTH)
         peer = lock._peer.peer() if lock._peer is not None else "a Raft peer"
-        summary = (
-            f"APPLYCH SEND UNDER LOCK: thread {thread.name} puts on applyCh while holding "
-            f"rf.mu ({_where(stack)})"
-        )
+        summary = f"{title}: thread {thread.name} {short} while holding rf.mu ({_where(stack)})"
         body = (
-            f"WARNING: APPLYCH SEND UNDER LOCK\n"
-            f"Thread {thread.name} puts an ApplyMsg on applyCh while holding rf.mu of {peer}.\n"
-            f"In Go applyCh is unbuffered: the send waits until the service reads it, and the "
-            f"service may be waiting in Start() or Snapshot() for this rf.mu: deadlock. Send "
-            f"without holding rf.mu.\nput at:\n{_format(stack)}\n"
-            f"rf.mu taken at:\n{_format(lock._taken)}\n"
+            f"WARNING: {title}\n"
+            f"Thread {thread.name} {long} while holding rf.mu of {peer}.\n{why}\n"
+            f"{what} at:\n{_format(stack)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
         )
-        self._report(("put", stack[0] if stack else None), summary, body)
+        self._report((what, stack[0] if stack else None), summary, body)
 
     def _held_too_long(self, lock: CheckedLock, owner: int, held_for: float, episode: int) -> None:
         frame = sys._current_frames().get(owner)
