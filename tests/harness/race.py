@@ -304,6 +304,18 @@ def _remember(
     return previous
 
 
+def _stored(obj: Any, name: str, descriptor: Any, fallback: Any) -> Any:
+    """What a race descriptor's __get__ returns: the instance's value, else the class's."""
+    if obj is None:
+        return descriptor if fallback is _MISSING else fallback
+    try:
+        return obj.__dict__[name]
+    except KeyError:
+        if fallback is not _MISSING:
+            return fallback
+        raise AttributeError(name) from None
+
+
 class _Guarded:
     """A data descriptor standing for one guarded field; the value stays in __dict__."""
 
@@ -314,18 +326,11 @@ class _Guarded:
         self.fallback = fallback
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self if self.fallback is _MISSING else self.fallback
-        d = obj.__dict__
-        st = d.get(_STATE)
-        if st is not None:
-            st.access(self.name, False, sys._getframe(1))
-        try:
-            return d[self.name]
-        except KeyError:
-            if self.fallback is not _MISSING:
-                return self.fallback
-            raise AttributeError(self.name) from None
+        if obj is not None:
+            st = obj.__dict__.get(_STATE)
+            if st is not None:
+                st.access(self.name, False, sys._getframe(1))
+        return _stored(obj, self.name, self, self.fallback)
 
     def __set__(self, obj: Any, value: Any) -> None:
         d = obj.__dict__
@@ -354,14 +359,7 @@ class _Mu:
         self.fallback = fallback
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self if self.fallback is _MISSING else self.fallback
-        try:
-            return obj.__dict__["mu"]
-        except KeyError:
-            if self.fallback is not _MISSING:
-                return self.fallback
-            raise AttributeError("mu") from None
+        return _stored(obj, "mu", self, self.fallback)
 
     def __set__(self, obj: Any, value: Any) -> None:
         st = obj.__dict__.get(_STATE)
