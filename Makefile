@@ -11,28 +11,41 @@ T ?=
 N ?= 100
 P ?= 2
 
-.PHONY: test test-3A test-3B test-3C test-unit test-race lint bench stress clean
+.PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
+	lint bench stress clean
 
+# tests/lab: the lab's tests (what students run); tests/tester: the tester's and
+# tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
 test: $(STAMP)
 	$(PYTEST) tests
 
 test-3A: $(STAMP)
-	$(PYTEST) -k 3A tests
+	$(PYTEST) -k 3A tests/lab
 
 test-3B: $(STAMP)
-	$(PYTEST) -k 3B tests
+	$(PYTEST) -k 3B tests/lab
 
 test-3C: $(STAMP)
-	$(PYTEST) -k 3C tests
+	$(PYTEST) -k 3C tests/lab
 
-test-unit: $(STAMP)
-	$(PYTEST) tests/test_labgob.py tests/test_labrpc.py tests/test_persister.py
+test-lab: $(STAMP)
+	$(PYTEST) tests/lab
 
-# Race mode (tests/harness/race.py): every test also checks Raft's rf.mu discipline.
+test-tester: $(STAMP)
+	$(PYTEST) tests/tester
+
+test-reference: $(STAMP)
+	$(PYTEST) tests/reference
+
+# Race mode (tests/harness/race.py): every lab test also checks Raft's rf.mu discipline.
 # RACE_ARGS narrows the run, e.g. make test-race RACE_ARGS="-k 3A".
 RACE_ARGS ?=
 test-race: $(STAMP)
-	$(PYTEST) --race $(RACE_ARGS) tests
+	$(PYTEST) --race $(RACE_ARGS) tests/lab
+
+# The timeline page drawn in headless chromium (apt-get install chromium first).
+test-browser: $(STAMP)
+	$(PYTEST) -m browser tests/tester/test_timeline.py
 
 lint: $(LINT_STAMP)
 	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools

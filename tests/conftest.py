@@ -6,6 +6,8 @@
   fail the test, listed by name with their stacks.
 * An uncaught exception in any thread fails the test: setup.cfg turns pytest's
   PytestUnhandledThreadExceptionWarning into an error (checked on pytest 9).
+* Tests marked `browser` (the timeline's check in chromium) are left out unless
+  `-m browser` asks for them (`make test-browser`); the run's summary says so.
 * A hang fails the test: pytest-timeout (setup.cfg: timeout) raises in the hung
   test and prints every thread's stack, and the run goes on. If the main thread is
   stuck where even that cannot reach it, a faulthandler backstop dumps every
@@ -21,7 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Generator, Iterator
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -103,6 +105,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"raftlab: running on {_pinned} (RAFTLAB_CPUS=all to use every CPU)"
+
+
+_left_out: list[str] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _left_out.extend(item.nodeid for item in items if item.get_closest_marker("browser"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _left_out:
+        terminalreporter.write_line(
+            f"raftlab: {len(_left_out)} browser check(s) not run here "
+            f"({', '.join(_left_out)}): `make test-browser` runs them, with chromium installed"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

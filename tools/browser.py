@@ -4,7 +4,7 @@
 
 prints the page's render summary (lanes, events drawn, events missing), which
 the page's script writes into the DOM once it has drawn; exits 1 if any lane
-or event is missing. tests/test_timeline.py runs the same check. Chromium is
+or event is missing. tests/tester/test_timeline.py runs the same check. Chromium is
 Debian's (`apt-get install chromium`); find_chromium(install=True) installs
 it when it is missing and this process may (root, apt-get present).
 """

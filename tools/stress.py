@@ -2,7 +2,7 @@
 
     make stress T=ManyElections N=200 P=2
     python -m tools.stress ManyElections -n 200 -p 2
-    python -m tools.stress 3A -n 50 -- tests/test_raft_3a.py -x    (pytest arguments after --)
+    python -m tools.stress 3A -n 50 -- tests/lab/test_raft_3a.py -x    (pytest arguments after --)
 
 Each test matching the pattern (pytest's -k) runs N times (pytest-repeat) in
 P worker processes (pytest-xdist), under a live progress bar. Each failing
@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = f"stress {args.pattern or 'all'}"
     plugin = StressPlugin(out, console, escape(label))
     pytest_args = [
-        *(extra or ["tests"]),
+        *(extra or ["tests/lab"]),
         "-n",
         str(args.parallel),
         "--count",

@@ -161,12 +161,23 @@ def _warn_one_cpu() -> None:
             transcript.emit("warning: only one CPU, which may conceal locking bugs")
 
 
+MakeFn = Callable[[list[Any], int, Persister, "queue.Queue[Any]"], Any]
+
+
 def make_config(
-    n: int, unreliable: bool, snapshot: bool = False, *, race: bool | None = None
+    n: int,
+    unreliable: bool,
+    snapshot: bool = False,
+    *,
+    race: bool | None = None,
+    make: MakeFn | None = None,
 ) -> Config:
-    """A cluster of n connected Rafts on a fresh labrpc network."""
+    """A cluster of n connected Rafts on a fresh labrpc network.
+
+    make builds each peer: raft.Make unless a test of the tester passes
+    another Raft's Make (race mode instruments the class Raft of its module)."""
     _warn_one_cpu()
-    cfg = Config(n, seed_from_env(), race=race)
+    cfg = Config(n, seed_from_env(), race=race, make=make)
     try:
         cfg.go("safety", cfg.safety.watch, cfg._live_peers, cfg._finished)
         cfg.setunreliable(unreliable)
@@ -184,19 +195,20 @@ def make_config(
     return cfg
 
 
-def _raft_class() -> type:
+def _raft_class(make: MakeFn) -> type:
     """The class Make() constructs, which race mode instruments: its module's Raft."""
-    cls = getattr(sys.modules[Make.__module__], "Raft", None)
+    cls = getattr(sys.modules[make.__module__], "Raft", None)
     if not isinstance(cls, type):
-        raise RuntimeError(f"race mode: {Make.__module__} has no class Raft for Make to build")
+        raise RuntimeError(f"race mode: {make.__module__} has no class Raft for Make to build")
     return cls
 
 
 class Config:
     """Go's config struct: the cluster under test and what it has applied."""
 
-    def __init__(self, n: int, seed: int, race: bool | None = None):
+    def __init__(self, n: int, seed: int, race: bool | None = None, make: MakeFn | None = None):
         self._baseline = set(threading.enumerate())
+        self._make: MakeFn = Make if make is None else make
         self.mu = threading.Lock()
         self.seed = seed
         self.rand = GoRand(seed)
@@ -230,7 +242,7 @@ class Config:
         self.race: racecheck.RaceChecker | None = None
         if racecheck.enabled() if race is None else race:
             self.race = racecheck.RaceChecker(self._violation)
-            self.race.instrument(_raft_class())
+            self.race.instrument(_raft_class(self._make))
 
     def __enter__(self) -> Config:
         return self
@@ -453,7 +465,7 @@ class Config:
                 self.saved[i] = saved
 
         applyCh: queue.Queue[Any] = self.race.apply_queue() if self.race else queue.Queue()
-        rf = Make(ends, i, saved, applyCh)
+        rf = self._make(ends, i, saved, applyCh)
         self.timeline.restart(i, rf)
 
         with self.mu:

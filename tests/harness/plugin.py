@@ -5,7 +5,7 @@ When the test's report is logged, the lines are written through the terminal
 reporter in place of the test's progress letter ("." or "F"), so a run reads
 like `go test`:
 
-    tests/test_raft_3a.py
+    tests/lab/test_raft_3a.py
     Test (3A): initial election ...
       ... Passed --   3.1  3   56   14022    0
 

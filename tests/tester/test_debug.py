@@ -16,7 +16,7 @@ from harness.config import make_config
 
 from raft import debug
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"^(\d{6}) ([A-Z]+) +(S\d+|--) (T\d+|--) (.*)$")
 
 SCRIPT = """

@@ -20,7 +20,7 @@ from harness import timeline
 
 from tools import browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".raftlab" / "artifacts"
 
 SCENARIO = """
@@ -214,12 +214,13 @@ def test_sampler_reads_inspect_or_falls_back_to_getstate() -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path, why = browser.find_chromium(install=True)
+    path, why = browser.find_chromium()
     if path is None:
-        pytest.skip(f"no browser for the timeline check: {why}")
+        pytest.fail(f"no browser for the timeline check: {why}", pytrace=False)
     return path
 
 
+@pytest.mark.browser
 def test_browser_draws_every_lane_and_event(failed_run: Run, chromium: str) -> None:
     page = failed_run.pages[0]
     data = page_data(page)

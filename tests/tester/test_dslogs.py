@@ -15,7 +15,7 @@ from rich.console import Console
 from raft import debug
 from tools import dslogs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from tools import dslogs, stress
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # A cluster test that fails on even repetitions (pytest-repeat names them [rep-count]),
 # and a test that always passes.
