@@ -12,7 +12,7 @@ N ?= 100
 P ?= 2
 
 .PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
-	lint bench stress clean
+	lint bench stress handout clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
@@ -48,7 +48,7 @@ test-browser: $(STAMP)
 	$(PYTEST) -m browser tests/tester/test_timeline.py
 
 lint: $(LINT_STAMP)
-	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools
+	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools handout
 	$(VENV)/bin/mypy --strict raft labrpc labgob
 
 bench: $(STAMP)
@@ -69,5 +69,9 @@ $(LINT_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
+# The students' handout (handout/): dist/project3/ and dist/project3.tar.gz.
+handout: $(STAMP)
+	$(PY) -m handout
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info dist

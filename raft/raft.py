@@ -1,25 +1,38 @@
-"""A Raft peer, laid out like Figure 2 of the extended Raft paper.
+"""A Raft peer: the API that Raft must expose to the service (or tester).
 
-    rf = Make(peers, me, persister, applyCh)    create a new Raft server
+    rf = Make(peers, me, persister, applyCh)
+        create a new Raft server.
     rf.Start(command) -> (index, term, is_leader)
-                                                start agreement on a new log entry
-    rf.GetState() -> (term, is_leader)          ask a Raft for its current term,
-                                                and whether it thinks it is leader
-    ApplyMsg                                    each time a new entry is committed,
-                                                each peer puts an ApplyMsg on applyCh
+        start agreement on a new log entry.
+    rf.GetState() -> (term, is_leader)
+        ask a Raft for its current term, and whether it thinks it is leader.
+    ApplyMsg
+        each time a new entry is committed to the log, each Raft peer
+        should put an ApplyMsg on applyCh for the service (or tester)
+        in the same server.
 
-The sections below follow the figure's boxes in order: State, the
-AppendEntries RPC, the RequestVote RPC, then the Rules for Servers (all
-servers, followers, candidates, leaders); the one rule beyond the figure,
-check_quorum, is marked as such.  One lock, `mu`, guards every
-field of the State box and the bookkeeping next to it.  Threads: a ticker
-(elections and heartbeats), an applier (the only writer to applyCh, and it
-never holds `mu` while it does), and one short-lived thread per RPC, so a
-slow or unreachable peer never stalls the others or the lock.
+See the comments below for each of these for more details.
 """
+# BEGIN SOLUTION
+
+# The reference solution, laid out like Figure 2 of the extended Raft paper.
+# The sections follow the figure's boxes in order: State, the AppendEntries RPC,
+# the RequestVote RPC, then the Rules for Servers (all servers, followers,
+# candidates, leaders); the one rule beyond the figure, check_quorum, is marked
+# as such.  One lock, `mu`, guards every field of the State box and the
+# bookkeeping next to it.  Threads: a ticker (elections and heartbeats), an
+# applier (the only writer to applyCh, and it never holds `mu` while it does),
+# and one short-lived thread per RPC, so a slow or unreachable peer never stalls
+# the others or the lock.
+#
+# `make handout` turns this file into the students' skeleton: each marked
+# solution block gives way to the commented text of its skeleton part, if any
+# (handout/markers.py).
+# END SOLUTION
 
 from __future__ import annotations
 
+# BEGIN SOLUTION
 import io
 import queue
 import random
@@ -35,6 +48,23 @@ from raft.debug import DPrintf, dCommit, dDrop, dLeader, dLog, dPersist, dTerm, 
 from raft.log import Log, LogEntry
 from raft.persister import Persister
 
+# SKELETON
+# import queue
+# import random
+# import threading
+# import time
+# from dataclasses import dataclass
+# from typing import Any
+#
+# from labrpc import ClientEnd
+# from raft.persister import Persister
+#
+# # For persist() and readPersist(), 3C:
+# # import io
+# # import labgob
+# END SOLUTION
+
+# BEGIN SOLUTION
 HEARTBEAT_INTERVAL = 0.11  # seconds; the tester allows at most ten heartbeats a second
 ELECTION_TIMEOUT = (0.3, 0.5)  # seconds, drawn afresh each time the timer is reset
 # A leader that has heard from no majority for this long steps down (check_quorum).
@@ -47,22 +77,31 @@ MAX_INFLIGHT = 8
 MAX_ENTRIES = 3000
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+# END SOLUTION
 
 
 @dataclass
 class ApplyMsg:
-    """What a peer puts on applyCh for each committed entry (or, in 3D, a snapshot)."""
+    """As each Raft peer becomes aware that successive log entries are committed,
+    the peer should put an ApplyMsg on applyCh for the service (or tester) on the
+    same server.  Set CommandValid to True to indicate that the ApplyMsg contains
+    a newly committed log entry.
+
+    In part 3D you'll want to send other kinds of messages (e.g. snapshots) on
+    applyCh; set CommandValid to False for these other uses."""
 
     CommandValid: bool = False
     Command: Any = None
     CommandIndex: int = 0
 
+    # For 3D:
     SnapshotValid: bool = False
     Snapshot: bytes = b""
     SnapshotTerm: int = 0
     SnapshotIndex: int = 0
 
 
+# BEGIN SOLUTION
 @dataclass
 class AppendEntriesArgs:
     Term: int = 0  # leader's term
@@ -83,27 +122,44 @@ class AppendEntriesReply:
     XLen: int = 0  # length of the follower's log, counting the sentinel
 
 
+# END SOLUTION
 @dataclass
 class RequestVoteArgs:
+    """RequestVote RPC arguments.  Field names are capitalised, as in Go, and every
+    field needs a default: labrpc builds replies with no arguments."""
+
+    # BEGIN SOLUTION
     Term: int = 0  # candidate's term
     CandidateId: int = 0  # candidate requesting vote
     LastLogIndex: int = 0  # index of candidate's last log entry
     LastLogTerm: int = 0  # term of candidate's last log entry
+    # SKELETON
+    # # Your data here (3A, 3B).
+    # END SOLUTION
 
 
 @dataclass
 class RequestVoteReply:
+    """RequestVote RPC reply."""
+
+    # BEGIN SOLUTION
     Term: int = 0  # currentTerm, for candidate to update itself
     VoteGranted: bool = False  # true means candidate received vote
+    # SKELETON
+    # # Your data here (3A).
+    # END SOLUTION
 
 
+# BEGIN SOLUTION
 for _cls in (AppendEntriesArgs, AppendEntriesReply, RequestVoteArgs, RequestVoteReply):
     labgob.Register(_cls)
 
 
+# END SOLUTION
 class Raft:
     """A single Raft peer."""
 
+    # BEGIN SOLUTION
     # The fields that are safe without mu: fixed at creation (peers, persister, me,
     # applyCh), mu itself, dead (set by Kill(), read through killed()), and threads
     # (only Make and Kill use it).  Every other field is guarded by mu; the tester's
@@ -112,17 +168,19 @@ class Raft:
         {"peers", "persister", "me", "applyCh", "dead", "mu", "threads"}
     )
 
+    # END SOLUTION
     def __init__(
         self, peers: list[ClientEnd], me: int, persister: Persister, applyCh: queue.Queue[ApplyMsg]
     ) -> None:
-        # Fixed at creation, safe to read without the lock.
+        self.mu = threading.Lock()  # lock to protect shared access to this peer's state
         self.peers = peers  # RPC end points of all peers
-        self.persister = persister  # holds this peer's persisted state
+        self.persister = persister  # object to hold this peer's persisted state
         self.me = me  # this peer's index into peers
-        self.applyCh = applyCh
-        self.dead = False  # set by Kill(); read through killed()
+        self.dead = False  # set by Kill()
 
-        self.mu = threading.Lock()
+        # BEGIN SOLUTION
+        self.applyCh = applyCh  # fixed at creation, like the fields above
+
         # Everything from here on is guarded by mu.
 
         # Persistent state on all servers (saved before responding to RPCs).
@@ -151,16 +209,36 @@ class Raft:
         self.ticker_cond = threading.Condition(self.mu)  # wakes the ticker
         self.apply_cond = threading.Condition(self.mu)  # wakes the applier
         self.threads: list[threading.Thread] = []
+        # SKELETON
+        # # Your data here (3A, 3B, 3C).
+        # # Look at the paper's Figure 2 for a description of what
+        # # state a Raft server must maintain.
+        # END SOLUTION
 
+    # BEGIN SOLUTION
     # -- State ----------------------------------------------------------------
 
+    # END SOLUTION
     def GetState(self) -> tuple[int, bool]:
-        """currentTerm, and whether this server believes it is the leader."""
+        """Return currentTerm and whether this server believes it is the leader."""
+        # BEGIN SOLUTION
         with self.mu:
             return self.current_term, self.state == LEADER
+        # SKELETON
+        # term = 0
+        # is_leader = False
+        # # Your code here (3A).
+        # return term, is_leader
+        # END SOLUTION
 
     def persist(self) -> None:
-        """Save currentTerm, votedFor and log[]; call with mu held, after every change to them."""
+        """Save Raft's persistent state to stable storage, where it can later be
+        retrieved after a crash and restart.  See the paper's Figure 2 for what
+        should be persistent.  Before you've implemented snapshots, pass None as
+        the second argument to persister.Save(); after, pass the current snapshot
+        (or None if there's not yet a snapshot)."""
+        # BEGIN SOLUTION
+        # currentTerm, votedFor and log[]; called with mu held, after every change to them.
         w = io.BytesIO()
         e = labgob.NewEncoder(w)
         e.Encode(self.current_term)
@@ -169,11 +247,22 @@ class Raft:
         self.persister.Save(w.getvalue(), None)
         self.log_unsaved = False
         self.dprintf(dPersist, "save votedFor=%s, last %d", self.voted_for, self.log.last_index())
+        # SKELETON
+        # # Your code here (3C).
+        # # Example:
+        # # w = io.BytesIO()
+        # # e = labgob.NewEncoder(w)
+        # # e.Encode(self.xxx)
+        # # e.Encode(self.yyy)
+        # # raftstate = w.getvalue()
+        # # self.persister.Save(raftstate, None)
+        # END SOLUTION
 
     def readPersist(self, data: bytes) -> None:
-        """Restore the state persist() saved; empty data means a first boot."""
-        if not data:
+        """Restore previously persisted state."""
+        if not data:  # bootstrap without any state?
             return
+        # BEGIN SOLUTION
         try:
             d = labgob.NewDecoder(data)
             current_term, voted_for, entries = d.Decode(), d.Decode(), d.Decode()
@@ -192,10 +281,26 @@ class Raft:
             raise ValueError(f"raft {self.me}: persisted state is corrupt: {e}") from None
         self.current_term, self.voted_for, self.log = current_term, voted_for, log
         self.dprintf(dPersist, "restore votedFor=%s, last %d", voted_for, log.last_index())
+        # SKELETON
+        # # Your code here (3C).
+        # # Example:
+        # # d = labgob.NewDecoder(data)
+        # # try:
+        # #     xxx = d.Decode()
+        # #     yyy = d.Decode()
+        # # except (labgob.LabgobError, EOFError) as e:
+        # #     raise ValueError(f"raft {self.me}: persisted state is corrupt: {e}") from None
+        # # self.xxx = xxx
+        # # self.yyy = yyy
+        # END SOLUTION
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
-        """The service has a snapshot up to index; trim the log (3D, not yet)."""
+        """The service says it has created a snapshot that has all info up to and
+        including index.  This means the service no longer needs the log through
+        (and including) that index.  Raft should now trim its log as much as possible."""
+        # Your code here (3D).
 
+    # BEGIN SOLUTION
     # -- AppendEntries RPC --------------------------------------------------------
 
     def AppendEntries(self, args: AppendEntriesArgs, reply: AppendEntriesReply) -> None:
@@ -251,8 +356,10 @@ class Raft:
 
     # -- RequestVote RPC ----------------------------------------------------------
 
+    # END SOLUTION
     def RequestVote(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
-        """Invoked by candidates to gather votes (§5.2)."""
+        """RequestVote RPC handler: invoked by candidates to gather votes (§5.2)."""
+        # BEGIN SOLUTION
         with self.mu:
             self.observe_term(args.Term)
             reply.Term = self.current_term
@@ -274,12 +381,41 @@ class Raft:
                 self.dprintf(dVote, "grant S%d", args.CandidateId)
             else:
                 self.dprintf(dVote, "deny S%d: votedFor=%s", args.CandidateId, self.voted_for)
+        # SKELETON
+        # # Your code here (3A, 3B).
+        # END SOLUTION
 
+    def sendRequestVote(self, server: int, args: RequestVoteArgs, reply: RequestVoteReply) -> bool:
+        """Send a RequestVote RPC to a server.  server is the index of the target
+        server in self.peers.  Expects RPC arguments in args; fills in reply with
+        the RPC reply.  The types of args and reply passed to Call() must be the
+        types annotated on the handler's parameters.
+
+        The labrpc package simulates a lossy network, in which servers may be
+        unreachable, and in which requests and replies may be lost.  Call() sends
+        a request and waits for a reply.  If a reply arrives within a timeout
+        interval, Call() returns True; otherwise Call() returns False.  Thus Call()
+        may not return for a while.  A False return can be caused by a dead server,
+        a live server that can't be reached, a lost request, or a lost reply.
+
+        Call() is guaranteed to return (perhaps after a delay) *except* if the
+        handler function on the server side does not return.  Thus there is no
+        need to implement your own timeouts around Call().  Never hold self.mu
+        while calling it: the handler on the other side may be waiting for its own
+        lock, or for yours.
+
+        Look at the comments in labrpc/network.py for more details.  If you're
+        having trouble getting RPC to work, check that your handler's parameters
+        are annotated with the args and reply classes, and that every field of
+        those classes has a default."""
+        return self.peers[server].Call("Raft.RequestVote", args, reply)
+
+    # BEGIN SOLUTION
     # -- Rules for Servers: all servers -------------------------------------------
 
     def observe_term(self, term: int) -> None:
         """If an RPC request or response contains term T > currentTerm:
-        set currentTerm = T, convert to follower (§5.1)."""
+        set currentTerm = T, convert to follower (§5.1).  Called with mu held."""
         if term > self.current_term:
             self.dprintf(dTerm, "see T%d: follower", term)
             self.current_term = term
@@ -308,9 +444,12 @@ class Raft:
     # -- Rules for Servers: followers and candidates ---------------------------------
 
     def reset_election_timer(self) -> None:
+        """Called with mu held."""
         self.election_deadline = time.monotonic() + self.rand.uniform(*ELECTION_TIMEOUT)
 
+    # END SOLUTION
     def ticker(self) -> None:
+        # BEGIN SOLUTION
         """Followers: if the election timeout elapses without hearing from the
         current leader or granting a vote, convert to candidate.  Candidates: if it
         elapses again, start a new election.  Leaders: send heartbeats on time."""
@@ -325,10 +464,23 @@ class Raft:
                     if now >= self.election_deadline:
                         self.start_election()
                     self.ticker_cond.wait(self.election_deadline - time.monotonic())
+        # SKELETON
+        # """Start an election when this peer hasn't heard from a leader for a while."""
+        # while not self.killed():
+        #     # Your code here (3A)
+        #     # Check if a leader election should be started.
+        #
+        #     # Pause for a random amount of time between 50 and 350
+        #     # milliseconds.
+        #     ms = 50 + random.randrange(300)
+        #     time.sleep(ms / 1000)
+        # END SOLUTION
 
+    # BEGIN SOLUTION
     def start_election(self) -> None:
         """On conversion to candidate: increment currentTerm, vote for self,
-        reset election timer, send RequestVote RPCs to all other servers."""
+        reset election timer, send RequestVote RPCs to all other servers.
+        Called with mu held."""
         self.state = CANDIDATE
         self.current_term += 1
         self.voted_for = self.me
@@ -348,11 +500,12 @@ class Raft:
         for peer in range(len(self.peers)):
             if peer != self.me and self.inflight[peer] < MAX_INFLIGHT:
                 self.inflight[peer] += 1
-                self.go(self.send_request_vote, peer, args)
+                self.go(self.request_vote_rpc, peer, args)
 
-    def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
+    def request_vote_rpc(self, peer: int, args: RequestVoteArgs) -> None:
+        """One RequestVote round trip, on a thread of its own; counts the vote."""
         reply = RequestVoteReply()
-        ok = self.peers[peer].Call("Raft.RequestVote", args, reply)
+        ok = self.sendRequestVote(peer, args, reply)
         with self.mu:
             self.inflight[peer] -= 1
             if not ok:
@@ -371,7 +524,8 @@ class Raft:
 
     def become_leader(self) -> None:
         """Upon election: send initial empty AppendEntries RPCs (heartbeat) to
-        each server; repeat during idle periods to prevent election timeouts (§5.2)."""
+        each server; repeat during idle periods to prevent election timeouts (§5.2).
+        Called with mu held."""
         self.state = LEADER
         self.dprintf(dLeader, "leader, log to %d", self.log.last_index())
         self.next_index = [len(self.log)] * len(self.peers)
@@ -385,7 +539,8 @@ class Raft:
         """Beyond Figure 2 (Ongaro's dissertation, §6.2): a leader that has heard
         from no majority within QUORUM_TIMEOUT steps down.  A partitioned leader
         otherwise goes on accepting commands it can never commit, and clients
-        wait on it.  Returns whether this server is still the leader."""
+        wait on it.  Returns whether this server is still the leader.  Called
+        with mu held."""
         recent = [now - at < QUORUM_TIMEOUT for at in self.heard_at]
         recent[self.me] = True
         if sum(recent) > len(self.peers) // 2:
@@ -395,11 +550,23 @@ class Raft:
         self.reset_election_timer()
         return False
 
+    # END SOLUTION
     def Start(self, command: Any) -> tuple[int, int, bool]:
-        """If command received from client: append entry to local log, respond
-        after entry applied to state machine (§5.3).  Returns at once with the
-        index the command will have if it is ever committed, the current term,
-        and whether this server believes it is the leader."""
+        """The service using Raft (e.g. a k/v server) wants to start agreement on
+        the next command to be appended to Raft's log.  If this server isn't the
+        leader, returns False.  Otherwise start the agreement and return
+        immediately.  There is no guarantee that this command will ever be
+        committed to the Raft log, since the leader may fail or lose an election.
+        Even if the Raft instance has been killed, this function should return
+        gracefully.
+
+        The first return value is the index that the command will appear at if
+        it's ever committed.  The second return value is the current term.  The
+        third return value is True if this server believes it is the leader."""
+        # BEGIN SOLUTION
+        # If command received from client: append entry to local log, respond
+        # after entry applied to state machine (§5.3).
+        #
         # Encoded before taking mu: clients calling Start flat out hold the lock
         # less, so replies and heartbeats get it.  A command labgob cannot encode
         # raises here, before anything changes.
@@ -414,12 +581,23 @@ class Raft:
             if len(self.peers) == 1:  # no reply will come to advance commitIndex
                 self.advance_commit_index()
             return self.log.last_index(), self.current_term, True
+        # SKELETON
+        # index = -1
+        # term = -1
+        # is_leader = True
+        #
+        # # Your code here (3B).
+        #
+        # return index, term, is_leader
+        # END SOLUTION
 
+    # BEGIN SOLUTION
     def broadcast_append_entries(self, heartbeat: bool) -> None:
         """If last log index >= nextIndex for a follower: send AppendEntries RPC
         with log entries starting at nextIndex.  A heartbeat goes to every peer
         (up to MAX_INFLIGHT at once); new entries go at once to a peer with
-        nothing in flight, and otherwise ride on the reply's follow-up."""
+        nothing in flight, and otherwise ride on the reply's follow-up.
+        Called with mu held."""
         if heartbeat:
             self.heartbeat_due = time.monotonic() + HEARTBEAT_INTERVAL
             self.dprintf(dTimer, "heartbeat")
@@ -427,11 +605,13 @@ class Raft:
             if peer == self.me:
                 continue
             if self.inflight[peer] == 0 or (heartbeat and self.inflight[peer] < MAX_INFLIGHT):
-                self.send_append_entries_to(peer)
+                self.start_append_entries(peer)
             else:
                 self.resend[peer] = True
 
-    def send_append_entries_to(self, peer: int) -> None:
+    def start_append_entries(self, peer: int) -> None:
+        """Build an AppendEntries for peer from nextIndex on and send it on a
+        thread of its own.  Called with mu held."""
         prev = self.next_index[peer] - 1
         args = AppendEntriesArgs(
             Term=self.current_term,
@@ -443,9 +623,10 @@ class Raft:
         )
         self.inflight[peer] += 1
         self.resend[peer] = False
-        self.go(self.send_append_entries, peer, args)
+        self.go(self.append_entries_rpc, peer, args)
 
-    def send_append_entries(self, peer: int, args: AppendEntriesArgs) -> None:
+    def append_entries_rpc(self, peer: int, args: AppendEntriesArgs) -> None:
+        """One AppendEntries round trip, on a thread of its own; handles the reply."""
         reply = AppendEntriesReply()
         ok = self.peers[peer].Call("Raft.AppendEntries", args, reply)
         with self.mu:
@@ -458,14 +639,14 @@ class Raft:
             else:
                 self.dprintf(dDrop, "AppendEntries to S%d: no reply", peer)
             if self.state == LEADER and self.resend[peer] and not self.killed():
-                self.send_append_entries_to(peer)
+                self.start_append_entries(peer)
 
     def handle_append_entries_reply(
         self, peer: int, args: AppendEntriesArgs, reply: AppendEntriesReply
     ) -> None:
         """If successful: update nextIndex and matchIndex for follower (§5.3).
         If AppendEntries fails because of log inconsistency: decrement nextIndex
-        and retry (§5.3), a whole term at a time."""
+        and retry (§5.3), a whole term at a time.  Called with mu held."""
         if reply.Success:
             match = args.PrevLogIndex + len(args.Entries or [])
             self.next_index[peer] = max(self.next_index[peer], match + 1)
@@ -493,7 +674,7 @@ class Raft:
     def advance_commit_index(self) -> None:
         """If there exists an N such that N > commitIndex, a majority of
         matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N
-        (§5.3, §5.4).
+        (§5.3, §5.4).  Called with mu held.
 
         The leader's own entries count only once on stable storage; Start
         leaves saving them to here, once per acknowledgement, not per command."""
@@ -519,10 +700,16 @@ class Raft:
         name = f"raft-{self.me}-{target.__name__}"
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
+    # END SOLUTION
     def Kill(self) -> None:
-        """Stop this peer: its ticker and applier end at once, and RPC threads
-        end when their Call returns.  The tester calls this instead of letting
-        a crashed peer's threads run on."""
+        """The tester calls Kill() when it shuts a peer down (a crash, or the end
+        of a test).  Kill() must make every thread this peer started return: the
+        ticker and any loop of your own should check killed() and stop.  The
+        tester fails a test that leaves a thread running a few seconds after it
+        ends.  Use killed() in long-running loops, so a dead Raft instance does
+        not print confusing messages or use CPU time."""
+        # BEGIN SOLUTION
+        # The ticker and the applier end at once; RPC threads end when their Call returns.
         with self.mu:
             self.dead = True
             self.ticker_cond.notify_all()
@@ -531,9 +718,15 @@ class Raft:
         for thread in self.threads:
             if thread is not current:
                 thread.join()
+        # SKELETON
+        # self.dead = True
+        # # Your code here, if desired.
+        # END SOLUTION
 
     def killed(self) -> bool:
+        """Set once, by Kill(); a bool is read and written whole, so no lock is needed."""
         return self.dead
+    # BEGIN SOLUTION
 
     def inspect(self, with_log: bool = True) -> dict[str, Any]:
         """What the tester's safety checks and timeline read from a peer (optional
@@ -549,15 +742,22 @@ class Raft:
                 entries = self.log.between(1, self.log.last_index())
                 state["log"] = [(e.Term, e.Command) for e in entries]
             return state
+    # END SOLUTION
 
 
 def Make(
     peers: list[ClientEnd], me: int, persister: Persister, applyCh: queue.Queue[ApplyMsg]
 ) -> Raft:
-    """Create a Raft server.  peers[me] is this server; all peers' ends are in
-    the same order.  Committed entries go to applyCh.  Make returns at once,
-    having started the goroutines, er, threads, for long-running work."""
+    """The service or tester wants to create a Raft server.  The ports of all the
+    Raft servers (including this one) are in peers; this server's port is
+    peers[me].  All the servers' peers lists have the same order.  persister is a
+    place for this server to save its persistent state, and also initially holds
+    the most recent saved state, if any.  applyCh is a queue on which the tester
+    or service expects Raft to put ApplyMsg messages.  Make() must return
+    quickly, so it should start threads for any long-running work."""
     rf = Raft(peers, me, persister, applyCh)
+
+    # BEGIN SOLUTION
     rf.readPersist(persister.ReadRaftState())
     with rf.mu:
         rf.reset_election_timer()
@@ -565,4 +765,14 @@ def Make(
         thread = threading.Thread(target=work, name=f"raft-{me}-{work.__name__}", daemon=True)
         rf.threads.append(thread)
         thread.start()
+    # SKELETON
+    # # Your initialization code here (3A, 3B, 3C).
+    #
+    # # initialize from state persisted before a crash
+    # rf.readPersist(persister.ReadRaftState())
+    #
+    # # start ticker thread to start elections
+    # threading.Thread(target=rf.ticker, name=f"raft-{me}-ticker", daemon=True).start()
+    #
+    # END SOLUTION
     return rf

@@ -1,0 +1,5 @@
+import sys
+
+from handout.build import main
+
+sys.exit(main())
