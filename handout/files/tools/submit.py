@@ -124,9 +124,19 @@ def check_build(root: Path, manifest: dict[str, object]) -> CheckBuild:
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     result.collected = len(collected)
     if done.returncode != 0 or sorted(collected) != sorted(lab_tests):
-        tail = (done.stdout + done.stderr).strip().splitlines()[-30:]
-        result.error = "\n".join(tail) or f"pytest exited {done.returncode}"
+        result.error = _collection_error(done.stdout + done.stderr, lab_tests, collected)
     return result
+
+
+def _collection_error(output: str, expected: list[str], collected: list[str]) -> str:
+    """The causes pytest gave ("E   ModuleNotFoundError: ...", once each) and its last
+    line; or which lab tests went missing."""
+    lines = output.strip().splitlines()
+    causes = list(dict.fromkeys(line for line in lines if line.startswith("E ")))
+    missing = sorted(set(expected) - set(collected))
+    if missing and not causes:
+        causes = [f"not collected: {test}" for test in missing[:10]]
+    return "\n".join(causes[:10] + lines[-1:])
 
 
 def _unpack_pristine(root: Path, dest: Path, files: dict[str, str]) -> None:

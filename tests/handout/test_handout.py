@@ -1,0 +1,222 @@
+"""make handout and the handout's make submit, tried as course staff and a student would.
+
+The handout is built once into a temporary folder; each test that changes it
+works on a copy of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from handout import build, markers
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build.build(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def student(handout: Path, tmp_path: Path) -> Path:
+    """A student's copy of the handout."""
+    copy = tmp_path / "project3"
+    shutil.copytree(handout, copy)
+    return copy
+
+
+def run(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RAFTLAB_"))}
+    env["PYTHONPATH"] = str(cwd)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def submit(cwd: Path, name: str) -> subprocess.CompletedProcess[str]:
+    return run(cwd, "-m", "tools.submit", "--name", name)
+
+
+# -- make handout -------------------------------------------------------------------
+
+
+def test_the_handout_holds_the_lab_and_no_solution(handout: Path) -> None:
+    files = {p.relative_to(handout).as_posix() for p in handout.rglob("*") if p.is_file()}
+    for expected in (
+        "raft/raft.py", "raft/persister.py", "raft/__init__.py", "labrpc/network.py",
+        "labgob/codec.py", "tests/conftest.py", "tests/harness/config.py",
+        "tests/lab/test_raft_3a.py", "tests/lab/test_raft_3b.py", "tests/lab/test_raft_3c.py",
+        "tools/stress.py", "tools/submit.py", "Makefile", "README.md", "setup.cfg",
+        "docs/porting-from-go.md", ".handout/manifest.json", ".handout/pristine.tar.gz",
+    ):  # fmt: skip
+        assert expected in files
+    assert "raft/log.py" not in files
+    assert not [f for f in files if f.startswith(("tests/tester/", "tests/reference/", "bench/"))]
+    reference = (REPO / "raft" / "raft.py").read_text()
+    skeleton = (handout / "raft" / "raft.py").read_text()
+    assert skeleton == markers.split(reference).skeleton
+    for rel in files - {".handout/pristine.tar.gz"}:
+        text = (handout / rel).read_text()
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, rel
+    for target in ("test-3A:", "test-3B:", "test-3C:", "test-race:", "stress:", "submit:"):
+        assert target in (handout / "Makefile").read_text()
+
+
+def test_the_skeleton_mirrors_go_s(handout: Path) -> None:
+    skeleton = (handout / "raft" / "raft.py").read_text()
+    for piece in (
+        "class ApplyMsg", "self.mu = threading.Lock()", "self.peers = peers",
+        "self.persister = persister", "self.me = me", "self.dead = False",
+        "# Your code here (3A).", "# e = labgob.NewEncoder(w)", "def Snapshot(",
+        "class RequestVoteArgs", "class RequestVoteReply", "def RequestVote(",
+        "def sendRequestVote(", "Call() is guaranteed to return", "def Start(",
+        "def Kill(", "def killed(", "ms = 50 + random.randrange(300)", "def Make(",
+        'threading.Thread(target=rf.ticker',
+    ):  # fmt: skip
+        assert piece in skeleton, piece
+
+
+def test_the_manifest_and_the_pristine_copy_match_the_files(handout: Path) -> None:
+    manifest = json.loads((handout / ".handout" / "manifest.json").read_text())
+    assert manifest["student_files"] == ["raft/raft.py"]
+    assert len(manifest["lab_tests"]) == 21
+    assert all(t.startswith("tests/lab/test_raft_3") for t in manifest["lab_tests"])
+    with tarfile.open(handout / ".handout" / "pristine.tar.gz") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert set(members) == set(manifest["files"])
+        for rel, digest in manifest["files"].items():
+            assert hashlib.sha256((handout / rel).read_bytes()).hexdigest() == digest
+            data = tar.extractfile(members[rel])
+            assert data is not None and hashlib.sha256(data.read()).hexdigest() == digest
+    with tarfile.open(handout.parent / "project3.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {f"project3/{rel}" for rel in manifest["files"]} <= names
+    assert "project3/.handout/manifest.json" in names
+
+
+def test_a_solution_line_in_a_handed_out_file_fails_the_build(student: Path) -> None:
+    split = markers.split((REPO / "raft" / "raft.py").read_text())
+    line = next(
+        s.strip() for s in split.solution_lines if "self.commit_index = min(" in s
+    )
+    notes = student / "docs" / "notes.md"
+    notes.write_text(f"a hint:\n    {line}\n")
+    with pytest.raises(build.HandoutError, match=r"docs/notes\.md: self\.commit_index = min\("):
+        build._check_no_solution(student, split)
+
+
+def test_the_skeleton_fails_3A_cleanly_with_go_s_message(handout: Path) -> None:
+    start = time.monotonic()
+    done = run(handout, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
+    took = time.monotonic() - start
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert re.search(r"\b3 failed, 18 deselected\b", out), out
+    assert "error" not in out.splitlines()[-1]
+    for name in ("test_InitialElection3A", "test_ReElection3A", "test_ManyElections3A"):
+        assert re.search(rf"--- FAIL: {name} \(\d+\.\d+s\)\n    expected one leader, got none", out)
+    assert took < 60
+
+
+def test_the_reference_passes_3A_inside_the_handout(student: Path) -> None:
+    shutil.copy(REPO / "raft" / "raft.py", student / "raft" / "raft.py")
+    shutil.copy(REPO / "raft" / "log.py", student / "raft" / "log.py")
+    done = run(student, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b3 passed, 18 deselected\b", done.stdout)
+
+
+# -- make submit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "NAME is empty"),
+        ("Ada Lovelace", "holds a space"),
+        ("Ada/Lovelace", "holds '/'"),
+        ("../Ada", "holds '/'"),
+        (".Ada", "must start with a letter or digit"),
+        ("Ada;rm", "holds ';'"),
+    ],
+)
+def test_submit_refuses_an_unsafe_name(student: Path, name: str, message: str) -> None:
+    done = submit(student, name)
+    assert done.returncode == 2
+    assert message in done.stderr and "make submit NAME=Ada_Lovelace" in done.stderr
+    assert not list(student.glob("project3_*"))
+
+
+def test_submit_packs_the_tree_without_caches(student: Path) -> None:
+    for junk in (".venv/bin/python", ".raftlab/stress/x.log", "raft/__pycache__/raft.pyc",
+                 ".pytest_cache/v", "raftlab.egg-info/PKG-INFO", ".git/HEAD"):  # fmt: skip
+        (student / junk).parent.mkdir(parents=True, exist_ok=True)
+        (student / junk).write_text("junk")
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "check-build passed: 21 lab tests collect" in done.stdout
+    assert "WARNING" not in done.stdout
+    tarball = student / "project3_Ada_Lovelace.tar.gz"
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+    manifest = json.loads((student / ".handout" / "manifest.json").read_text())
+    assert names == {f"project3_Ada_Lovelace/{rel}" for rel in manifest["files"]}
+    again = submit(student, "Ada_Lovelace")  # an earlier archive is not packed into the next
+    assert again.returncode == 0
+    with tarfile.open(tarball) as tar:
+        assert set(tar.getnames()) == names
+
+
+def test_submit_lists_changed_handed_out_files_and_never_changes_them(student: Path) -> None:
+    network = student / "labrpc" / "network.py"
+    network.write_text(network.read_text() + "\n# my change\n")
+    (student / "raft" / "notes.txt").write_text("mine")
+    before = network.read_bytes()
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"WARNING: you changed these handed-out files.*\n.*\n +labrpc/network\.py\n",
+                     done.stdout)  # fmt: skip
+    assert "raft/notes.txt" in done.stdout
+    assert "check-build passed" in done.stdout
+    assert network.read_bytes() == before
+
+
+def test_check_build_fails_a_raft_that_needs_a_changed_file(student: Path) -> None:
+    (student / "raft" / "util.py").write_text("X = 1\n")
+    raft_py = student / "raft" / "raft.py"
+    future = "from __future__ import annotations\n"
+    raft_py.write_text(raft_py.read_text().replace(future, future + "from raft.util import X\n"))
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 1
+    assert "check-build FAILED" in done.stdout
+    assert "E   ModuleNotFoundError: No module named 'raft.util'" in done.stdout
+    assert "the archive was written" in done.stderr
+    assert (student / "project3_Ada_Lovelace.tar.gz").exists()
+
+
+def test_submit_refuses_an_archive_over_20_mb(student: Path) -> None:
+    (student / "data.bin").write_bytes(os.urandom(21 * 1024 * 1024))
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 2
+    assert "over the 20 MB limit" in done.stderr and "data.bin" in done.stderr
+    assert not list(student.glob("project3_*")) and not list(student.glob(".project3_*"))
+
+
+def test_submit_outside_a_handout_says_so(student: Path) -> None:
+    shutil.rmtree(student / ".handout")
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 2
+    assert ".handout/manifest.json is missing" in done.stderr
