@@ -6,8 +6,11 @@ ApplyMsg fields, GetState/Start/Kill/Snapshot), so a student's raft/ can be
 dropped in; the optional inspect() hook adds checks (README.md here).
 
 Beyond Go's checks, every test checks Figure 3's safety properties
-(harness/safety.py; cfg.rafts[i] is a safety.Peer around the Raft), and race
-mode (make test-race) the rf.mu discipline (harness/race.py).
+(harness/safety.py) and records a timeline (harness/timeline.py). Both are
+observers (harness/observe.py): the Config tells cfg.observers what it does,
+and cfg.rafts[i] is an observe.Peer, a handle that calls the Raft and tells
+them its answers; the Raft itself is neither wrapped nor patched. Race mode
+(make test-race) checks the rf.mu discipline (harness/race.py).
 
 Differences forced by Python, not by taste:
   * Go's ``defer cfg.cleanup()`` is ``with make_config(...) as cfg:`` (or
@@ -33,12 +36,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import labgob
 import labrpc
 from harness import race as racecheck
 from harness import transcript
+from harness.observe import Observer, Peer
 from harness.safety import Safety
 from harness.timeline import Timeline
 from raft import Make, MakePersister, Persister
@@ -63,18 +67,6 @@ SnapShotInterval = 10
 _TIME_LIMIT = 120.0
 _THREAD_EXIT_GRACE = 30.0
 _QUIET_GRACE = 5.0
-
-
-class RaftPeer(Protocol):
-    """What the tester needs from a Raft peer (see API.md)."""
-
-    def GetState(self) -> tuple[int, bool]: ...
-
-    def Start(self, command: Any) -> tuple[int, int, bool]: ...
-
-    def Kill(self) -> None: ...
-
-    def Snapshot(self, index: int, snapshot: bytes) -> None: ...
 
 
 Applier = Callable[[int, "queue.Queue[Any]"], None]
@@ -175,7 +167,8 @@ def make_config(
     """A cluster of n connected Rafts on a fresh labrpc network.
 
     make builds each peer: raft.Make unless a test of the tester passes
-    another Raft's Make (race mode instruments the class Raft of its module)."""
+    another Raft's Make (race mode instruments the class named by its
+    raft_class attribute, or else the class Raft of its module)."""
     _warn_one_cpu()
     cfg = Config(n, seed_from_env(), race=race, make=make)
     try:
@@ -196,8 +189,10 @@ def make_config(
 
 
 def _raft_class(make: MakeFn) -> type:
-    """The class Make() constructs, which race mode instruments: its module's Raft."""
-    cls = getattr(sys.modules[make.__module__], "Raft", None)
+    """The class Make() constructs, which race mode instruments: the class a Make
+    names as its raft_class attribute (a test of the tester building a subclass),
+    or else its module's Raft."""
+    cls = getattr(make, "raft_class", None) or getattr(sys.modules[make.__module__], "Raft", None)
     if not isinstance(cls, type):
         raise RuntimeError(f"race mode: {make.__module__} has no class Raft for Make to build")
     return cls
@@ -216,7 +211,7 @@ class Config:
         self.net = labrpc.MakeNetwork(seed=seed)
         self.n = n
         self.applyErr = [""] * n
-        self.rafts: list[RaftPeer | None] = [None] * n
+        self.rafts: list[Peer | None] = [None] * n  # handles on the running Rafts
         self.connected = [False] * n
         self.saved: list[Persister | None] = [None] * n
         self.endnames: list[list[str] | None] = [None] * n
@@ -237,6 +232,8 @@ class Config:
         self._applyChs: list[queue.Queue[Any] | None] = [None] * n
         self.timeline = Timeline(n, seed)  # drawn as a page when the test fails
         self.safety = Safety(self._violation)  # Figure 3's properties (harness/safety.py)
+        # Told every event, in this order; the peers' handles read this list too.
+        self.observers: list[Observer] = [self.safety, self.timeline]
         # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
         # rf.mu discipline (harness/race.py); off, nothing is patched.
         self.race: racecheck.RaceChecker | None = None
@@ -257,7 +254,8 @@ class Config:
         __tracebackhide__ = True
         self._failed = True
         message = format % args if args else format
-        self.timeline.fail(message)
+        for o in self.observers:
+            o.on_fail(message)
         raise AssertionError(message)
 
     def Failed(self) -> bool:
@@ -269,7 +267,8 @@ class Config:
         with self.mu:
             self._failed = True
             self._failures.append(failure)
-        self.timeline.fail(str(failure))
+        for o in self.observers:
+            o.on_fail(str(failure))
 
     def _check_failed(self) -> None:
         """Raise the first failure another thread recorded (Go: the test already failed)."""
@@ -319,7 +318,8 @@ class Config:
 
         if rf is not None:
             rf.Kill()
-            self.timeline.crash(i)
+            for o in self.observers:
+                o.on_crash(rf)
             with self.mu:
                 self.rafts[i] = None
                 applyCh, self._applyChs[i] = self._applyChs[i], None
@@ -350,8 +350,8 @@ class Config:
                     )
         prevok = (m.CommandIndex - 1) in self.logs[i]
         self.logs[i][m.CommandIndex] = v
-        self.safety.applied(m.CommandIndex, v)
-        self.timeline.commit(i, m.CommandIndex, v)
+        for o in self.observers:
+            o.on_apply(i, m.CommandIndex, v)
         if m.CommandIndex > self.maxIndex:
             self.maxIndex = m.CommandIndex
         return err_msg, prevok
@@ -466,10 +466,12 @@ class Config:
 
         applyCh: queue.Queue[Any] = self.race.apply_queue() if self.race else queue.Queue()
         rf = self._make(ends, i, saved, applyCh)
-        self.timeline.restart(i, rf)
+        peer = Peer(rf, i, self.observers)
+        for o in self.observers:
+            o.on_make(peer)
 
         with self.mu:
-            self.rafts[i] = self.safety.peer(rf, i)
+            self.rafts[i] = peer
             self._applyChs[i] = applyCh
 
         self.go(f"applier-{i}", applier, i, applyCh)
@@ -498,7 +500,8 @@ class Config:
     def _cleanup(self, in_flight: BaseException | None) -> None:
         problems = self._teardown()
         failed = in_flight is not None or self.Failed() or bool(problems)
-        self.timeline.finish(failed, [in_flight, *self._failures, *problems])
+        for o in self.observers:
+            o.on_cleanup(failed, [in_flight, *self._failures, *problems])
         if failed and not transcript.collecting():
             transcript.log(transcript.seed_hint([self.seed]))
         if in_flight is not None:
@@ -545,7 +548,7 @@ class Config:
         self._await_quiet()
         return problems
 
-    def _live_peers(self) -> list[Any]:
+    def _live_peers(self) -> list[Peer]:
         """The running peers (cfg.rafts without the crashed ones)."""
         with self.mu:
             return [rf for rf in self.rafts if rf is not None]
@@ -568,7 +571,8 @@ class Config:
     def connect(self, i: int) -> None:
         """Attach server i to the net."""
         self.connected[i] = True
-        self.timeline.connect(i, True)
+        for o in self.observers:
+            o.on_connect(i, True)
         mine = self.endnames[i]
         assert mine is not None, f"server {i} was never started"
 
@@ -586,7 +590,8 @@ class Config:
     def disconnect(self, i: int) -> None:
         """Detach server i from the net."""
         self.connected[i] = False
-        self.timeline.connect(i, False)
+        for o in self.observers:
+            o.on_connect(i, False)
 
         # outgoing ClientEnds
         mine = self.endnames[i]
@@ -608,14 +613,16 @@ class Config:
 
     def setunreliable(self, unrel: bool) -> None:
         self.net.Reliable(not unrel)
-        self.timeline.note("unreliable network" if unrel else "reliable network")
+        for o in self.observers:
+            o.on_note("unreliable network" if unrel else "reliable network")
 
     def bytesTotal(self) -> int:
         return int(self.net.GetTotalBytes())
 
     def setlongreordering(self, longrel: bool) -> None:
         self.net.LongReordering(longrel)
-        self.timeline.note(f"long reordering {'on' if longrel else 'off'}")
+        for o in self.observers:
+            o.on_note(f"long reordering {'on' if longrel else 'off'}")
 
     # -- checks -----------------------------------------------------------
 
@@ -646,7 +653,8 @@ class Config:
 
             if leaders:
                 leader = leaders[lastTermWithLeader][0]
-                self.timeline.check(f"checkOneLeader: S{leader} leads T{lastTermWithLeader}")
+                for o in self.observers:
+                    o.on_check(f"checkOneLeader: S{leader} leads T{lastTermWithLeader}")
                 return leader
         self.fatalf("expected one leader, got none")
 
@@ -661,7 +669,8 @@ class Config:
                     term = xterm
                 elif term != xterm:
                     self.fatalf("servers disagree on term")
-        self.timeline.check(f"checkTerms: all at T{term}")
+        for o in self.observers:
+            o.on_check(f"checkTerms: all at T{term}")
         return term
 
     def checkNoLeader(self) -> None:
@@ -674,7 +683,8 @@ class Config:
                     self.fatalf(
                         "expected no leader among connected servers, but %s claims to be leader", i
                     )
-        self.timeline.check("checkNoLeader: no connected leader")
+        for o in self.observers:
+            o.on_check("checkNoLeader: no connected leader")
 
     def nCommitted(self, index: int) -> tuple[int, Any]:
         """How many servers think a log entry is committed, and its command."""
@@ -764,7 +774,8 @@ class Config:
                         # committed
                         if cmd1 == cmd:
                             # and it was the command we submitted.
-                            self.timeline.one(cmd, index, nd)
+                            for o in self.observers:
+                                o.on_agree(cmd, index, nd)
                             return index
                     time.sleep(0.020)
                 if not retry:
@@ -780,7 +791,8 @@ class Config:
     def begin(self, description: str) -> None:
         """Start a test: print its description, e.g. "Test (3B): RPC counts aren't too high"."""
         transcript.emit(f"{description} ...")
-        self.timeline.begin(description)
+        for o in self.observers:
+            o.on_begin(description)
         self.t0 = time.monotonic()
         self.rpcs0 = self.rpcTotal()
         self.bytes0 = self.bytesTotal()
@@ -798,7 +810,8 @@ class Config:
             nbytes = self.bytesTotal() - self.bytes0  # number of bytes
             ncmds = self.maxIndex - self.maxIndex0  # number of Raft agreements reported
         transcript.emit(f"  ... Passed --  {t:4.1f}  {npeers} {nrpc:4d} {nbytes:7d} {ncmds:4d}")
-        self.timeline.note("Passed")
+        for o in self.observers:
+            o.on_note("Passed")
 
     def warnf(self, format: str, *args: Any) -> None:
         """Go's fmt.Printf of a warning from a test."""

@@ -1,9 +1,12 @@
 """The race checker (harness/race.py) bites: the lab's classic locking bugs, planted
-in subclasses of the repository's Raft, are each reported by name.
+in subclasses of the small Raft kept with these tests (fixture_raft.py), are each
+reported by name.
 
 Each planted Raft is named Raft (labrpc routes "Raft.AppendEntries" by class
-name) and replaces raft.raft.Raft for one test, so Make() builds it. Race mode
-is on for these tests whatever the command line says (make_config(race=True)).
+name), and fixture_raft.make_with(planted) gives the cluster a Make that builds it
+and names it as the class race mode instruments. Race mode is on for these tests
+whatever the command line says (make_config(race=True)). Nothing here depends on
+the repository's Raft beyond the lab API.
 """
 
 from __future__ import annotations
@@ -15,25 +18,25 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import fixture_raft
 import pytest
-from harness import race
-from harness.config import Config, RaftElectionTimeout, make_config
-
-import labrpc.network
-import raft.raft as raft_module
-from raft.log import Log
-from raft.raft import (
+from fixture_raft import (
     CANDIDATE,
     FOLLOWER,
     LEADER,
     AppendEntriesArgs,
     AppendEntriesReply,
-    ApplyMsg,
     RequestVoteArgs,
     RequestVoteReply,
+    make_with,
 )
+from harness import race
+from harness.config import Config, make_config
 
-RealRaft = raft_module.Raft
+import labrpc.network
+from raft import ApplyMsg
+
+FixtureRaft = fixture_raft.Raft
 
 
 @pytest.fixture(autouse=True)
@@ -44,14 +47,13 @@ def no_timeline_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def run_planted(
-    monkeypatch: pytest.MonkeyPatch, planted: type, body: Callable[[Config], None]
+    planted: type[FixtureRaft], body: Callable[[Config], None]
 ) -> tuple[str, list[str]]:
     """Run body on a 3-peer cluster of planted Rafts in race mode; it must fail.
     Returns the failure's message and every report the checker made."""
-    monkeypatch.setattr(raft_module, "Raft", planted)
     cfgs: list[Config] = []
     with pytest.raises(AssertionError) as failure:
-        with make_config(3, False, race=True) as cfg:
+        with make_config(3, False, race=True, make=make_with(planted)) as cfg:
             cfgs.append(cfg)
             body(cfg)
             cfg.end()
@@ -65,6 +67,14 @@ def report_starting(reports: list[str], prefix: str) -> str:
     return found[0]
 
 
+def until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait for condition (polled, with a generous deadline, not a sleep tuned to pass)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def section(report: str, heading: str) -> str:
     """The lines of report from the one starting with heading to the next blank line."""
     start = report.index(heading)
@@ -75,7 +85,7 @@ def section(report: str, heading: str) -> str:
 # -- bug 1: GetState reads current_term without the lock --------------------------
 
 
-class UnlockedGetState(RealRaft):
+class UnlockedGetState(FixtureRaft):
     def GetState(self) -> tuple[int, bool]:
         return self.current_term, self.state == LEADER  # BUG: no `with self.mu`
 
@@ -83,12 +93,15 @@ class UnlockedGetState(RealRaft):
 UnlockedGetState.__name__ = "Raft"
 
 
-def test_planted_unlocked_GetState_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_unlocked_GetState_is_reported() -> None:
     def body(cfg: Config) -> None:
-        time.sleep(2 * RaftElectionTimeout)  # elections: other threads have written the term
+        # An election first, so other threads have written every peer's term (inspect()
+        # takes rf.mu); then checkOneLeader's GetState calls read it without.
+        rafts = [peer.raft for peer in cfg.rafts if peer is not None]
+        until(lambda: all(rf.inspect(with_log=False)["term"] > 0 for rf in rafts), "an election")
         cfg.checkOneLeader()
 
-    message, reports = run_planted(monkeypatch, UnlockedGetState, body)
+    message, reports = run_planted(UnlockedGetState, body)
     report = report_starting(
         reports, "DATA RACE: read of rf.current_term by thread MainThread without holding rf.mu"
     )
@@ -103,35 +116,34 @@ def test_planted_unlocked_GetState_is_reported(monkeypatch: pytest.MonkeyPatch) 
     assert re.match(
         r"Previous write of rf\.current_term by thread (raft|labrpc)-\S+ \(holding rf\.mu\):", other
     )
-    assert re.search(r'raft\.py", line \d+, in (observe_term|start_election)', other)
+    assert re.search(r'fixture_raft\.py", line \d+, in (observe_term|start_election)', other)
 
 
 # -- bug 2: a peer is called while holding mu --------------------------------------
 
 
-class CallsHoldingLock(RealRaft):
+class CallsHoldingLock(FixtureRaft):
     def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
         reply = RequestVoteReply()
         with self.mu:
             ok = self.peers[peer].Call("Raft.RequestVote", args, reply)  # BUG: mu held
-            self.inflight[peer] -= 1
             if not ok:
                 return
             self.observe_term(reply.Term)
             if self.state == CANDIDATE and self.current_term == args.Term and reply.VoteGranted:
-                self.votes.add(peer)
-                if len(self.votes) > len(self.peers) // 2:
-                    self.become_leader()
+                self.count_vote()
 
 
 CallsHoldingLock.__name__ = "Raft"
 
 
-def test_planted_call_holding_mu_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_call_holding_mu_is_reported() -> None:
     def body(cfg: Config) -> None:
-        time.sleep(2 * RaftElectionTimeout)  # an election: RequestVote calls
+        assert cfg.race is not None
+        race_reports = cfg.race.reports
+        until(lambda: bool(race_reports), "a report")  # an election: RequestVote calls
 
-    message, reports = run_planted(monkeypatch, CallsHoldingLock, body)
+    message, reports = run_planted(CallsHoldingLock, body)
     report = report_starting(
         reports,
         "LOCK HELD ACROSS RPC: thread raft-",
@@ -154,7 +166,7 @@ def test_planted_call_holding_mu_is_reported(monkeypatch: pytest.MonkeyPatch) ->
 # -- bug 3: an RPC handler writes the log after releasing mu -----------------------
 
 
-class UnlockedLogWrite(RealRaft):
+class UnlockedLogWrite(FixtureRaft):
     def AppendEntries(self, args: AppendEntriesArgs, reply: AppendEntriesReply) -> None:
         with self.mu:
             self.observe_term(args.Term)
@@ -163,23 +175,18 @@ class UnlockedLogWrite(RealRaft):
                 return
             self.state = FOLLOWER
             self.reset_election_timer()
-            if (
-                args.PrevLogIndex > self.log.last_index()
-                or self.log[args.PrevLogIndex].Term != args.PrevLogTerm
-            ):
-                reply.XTerm, reply.XLen = -1, min(len(self.log), args.PrevLogIndex)
+            prev = args.PrevLogIndex
+            if prev > self.last_log_index() or self.log[prev].Term != args.PrevLogTerm:
                 return
-        entries = args.Entries or []
-        if entries:
+        if args.Entries:
             # BUG: the log is rewritten after mu is released.
-            log = Log(self.log.between(1, args.PrevLogIndex))
-            log.extend(entries)
+            log = self.log[: prev + 1] + args.Entries
             self.log = log
         with self.mu:
             self.persist()
-            last_new = args.PrevLogIndex + len(entries)
-            if args.LeaderCommit > self.commit_index and last_new > self.commit_index:
-                self.commit_index = min(args.LeaderCommit, last_new)
+            commit = min(args.LeaderCommit, prev + len(args.Entries))
+            if commit > self.commit_index:
+                self.commit_index = commit
                 self.apply_cond.notify()
             reply.Success = True
 
@@ -187,12 +194,12 @@ class UnlockedLogWrite(RealRaft):
 UnlockedLogWrite.__name__ = "Raft"
 
 
-def test_planted_unlocked_log_write_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_unlocked_log_write_is_reported() -> None:
     def body(cfg: Config) -> None:
         cfg.one(101, 3, False)
         cfg.one(102, 3, False)
 
-    message, reports = run_planted(monkeypatch, UnlockedLogWrite, body)
+    message, reports = run_planted(UnlockedLogWrite, body)
     assert message.startswith("DATA RACE: ")
     report = report_starting(reports, "DATA RACE: write of rf.log by thread labrpc-handler-")
     this = section(report, "Write of rf.log (Raft peer ")
@@ -209,7 +216,7 @@ def test_planted_unlocked_log_write_is_reported(monkeypatch: pytest.MonkeyPatch)
         r"\(((not )?holding rf\.mu|setting the peer up, before another thread used it)\):",
         other,
     )
-    assert re.search(r'line \d+, in \w+\n +\S', other)  # a stack with source lines
+    assert re.search(r"line \d+, in \w+\n +\S", other)  # a stack with source lines
     # The unlocked read just before the write is reported too.
     report_starting(reports, "DATA RACE: read of rf.log by thread labrpc-handler-")
 
@@ -217,7 +224,7 @@ def test_planted_unlocked_log_write_is_reported(monkeypatch: pytest.MonkeyPatch)
 # -- bug 4: the applier puts on applyCh while holding mu ---------------------------
 
 
-class AppliesHoldingLock(RealRaft):
+class AppliesHoldingLock(FixtureRaft):
     def applier(self) -> None:
         with self.mu:
             while not self.killed():
@@ -236,11 +243,11 @@ class AppliesHoldingLock(RealRaft):
 AppliesHoldingLock.__name__ = "Raft"
 
 
-def test_planted_applych_send_holding_mu_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_applych_send_holding_mu_is_reported() -> None:
     def body(cfg: Config) -> None:
         cfg.one(101, 3, False)
 
-    message, reports = run_planted(monkeypatch, AppliesHoldingLock, body)
+    message, reports = run_planted(AppliesHoldingLock, body)
     assert message == reports[0]
     report = report_starting(reports, "APPLYCH SEND UNDER LOCK: thread raft-")
     assert re.match(
@@ -257,7 +264,7 @@ def test_planted_applych_send_holding_mu_is_reported(monkeypatch: pytest.MonkeyP
 # -- bug 5: a lock held for long ----------------------------------------------------
 
 
-class SleepsHoldingLock(RealRaft):
+class SleepsHoldingLock(FixtureRaft):
     def Start(self, command: Any) -> tuple[int, int, bool]:
         with self.mu:
             time.sleep(1.5)  # BUG: e.g. waiting for the entry to commit, holding mu
@@ -276,7 +283,7 @@ def test_planted_long_hold_dumps_the_holders_stack(monkeypatch: pytest.MonkeyPat
         assert peer is not None
         peer.Start(101)
 
-    message, reports = run_planted(monkeypatch, SleepsHoldingLock, body)
+    message, reports = run_planted(SleepsHoldingLock, body)
     report = report_starting(reports, "LOCK HELD TOO LONG: rf.mu of Raft peer ")
     assert message == report
     assert re.match(
@@ -291,7 +298,7 @@ def test_planted_long_hold_dumps_the_holders_stack(monkeypatch: pytest.MonkeyPat
 # -- and a certain deadlock: taking mu twice -----------------------------------------
 
 
-class LocksTwice(RealRaft):
+class LocksTwice(FixtureRaft):
     def GetState(self) -> tuple[int, bool]:
         with self.mu:
             return self.current_term, self.is_leader()
@@ -304,13 +311,10 @@ class LocksTwice(RealRaft):
 LocksTwice.__name__ = "Raft"
 
 
-def test_planted_double_acquire_raises_instead_of_hanging(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(raft_module, "Raft", LocksTwice)
+def test_planted_double_acquire_raises_instead_of_hanging() -> None:
     cfgs: list[Config] = []
     with pytest.raises(race.RaceError):
-        with make_config(3, False, race=True) as cfg:
+        with make_config(3, False, race=True, make=make_with(LocksTwice)) as cfg:
             cfgs.append(cfg)
             cfg.checkOneLeader()
     assert cfgs[0].race is not None
@@ -323,7 +327,7 @@ def test_planted_double_acquire_raises_instead_of_hanging(
     assert re.search(r"in GetState\n +with self\.mu:", section(report, "First taken at:"))
 
 
-# -- the repository's Raft, and race mode's footprint ----------------------------------
+# -- the repository's Raft (through the lab API only), and race mode's footprint -------
 
 
 def test_repository_raft_is_clean_in_race_mode() -> None:
@@ -346,10 +350,10 @@ def test_repository_raft_is_clean_in_race_mode() -> None:
 
 def test_race_mode_off_patches_nothing_and_on_undoes_its_patches() -> None:
     call = labrpc.network.ClientEnd.Call
-    before = dict(vars(RealRaft))
-    with make_config(3, False, race=False) as cfg:
+    before = dict(vars(FixtureRaft))
+    with make_config(3, False, race=False, make=fixture_raft.Make) as cfg:
         assert cfg.race is None
-        assert dict(vars(RealRaft)) == before
+        assert dict(vars(FixtureRaft)) == before
         assert labrpc.network.ClientEnd.Call is call
         peer = cfg.rafts[0]
         assert peer is not None
@@ -357,12 +361,12 @@ def test_race_mode_off_patches_nothing_and_on_undoes_its_patches() -> None:
         assert type(rf.mu) is type(threading.Lock())
         assert type(rf.applyCh) is queue.Queue
         assert "_raftlab_race" not in vars(rf)
-    with make_config(3, False, race=True) as cfg:
-        assert isinstance(vars(RealRaft)["current_term"], race._Guarded)
-        assert isinstance(vars(RealRaft)["mu"], race._Mu)
-        assert "me" not in vars(RealRaft)  # unguarded: Raft.UNGUARDED
+    with make_config(3, False, race=True, make=fixture_raft.Make) as cfg:
+        assert isinstance(vars(FixtureRaft)["current_term"], race._Guarded)
+        assert isinstance(vars(FixtureRaft)["mu"], race._Mu)
+        assert "me" not in vars(FixtureRaft)  # unguarded: Raft.UNGUARDED
         assert labrpc.network.ClientEnd.Call is not call
-    assert dict(vars(RealRaft)) == before
+    assert dict(vars(FixtureRaft)) == before
     assert labrpc.network.ClientEnd.Call is call
 
 
