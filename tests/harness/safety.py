@@ -14,10 +14,12 @@
                           log agrees with what was applied up to its
                           commitIndex.
 
-The checks that read a peer's log, role and commitIndex need the optional
-inspect() hook (tests/harness/README.md); a Raft without it is still checked
-by everything else. A violation fails the test with a message that says what
-was seen, e.g. "term 3 has 2 (>1) leaders: ...".
+Safety is an Observer (harness/observe.py): it sees what the tester's peer
+handles (cfg.rafts[i]) get back, what the appliers apply, and the answers of
+its own sampler. The checks that read a peer's log, role and commitIndex need
+the optional inspect() hook (tests/harness/README.md); a Raft without it is
+still checked by everything else. A violation fails the test with a message
+that says what was seen, e.g. "term 3 has 2 (>1) leaders: ...".
 
 Leader Completeness needs to know that a leader was elected after an entry
 was committed. A peer seen in a term below T (at the start of the GetState,
@@ -36,7 +38,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Peer", "SAMPLE_INTERVAL", "Safety"]
+from harness.observe import Observer, Peer
+
+__all__ = ["SAMPLE_INTERVAL", "Safety"]
 
 SAMPLE_INTERVAL = 0.1  # seconds between two inspect() samples of the peers
 _MAX_SHOWN = 3  # log entries shown around a violation
@@ -44,86 +48,15 @@ _MAX_SHOWN = 3  # log entries shown around a violation
 Entry = tuple[int, Any]  # (term, command), as inspect() returns them
 
 
-class Peer:
-    """cfg.rafts[i]: a Raft peer whose GetState() and Start() answers the checks see.
+class _Seen:
+    """What the checks remember of one peer (one incarnation of a server)."""
 
-    Everything else is the peer's own (attributes are forwarded); the Raft
-    itself is ``.raft``.
-    """
-
-    def __init__(self, rf: Any, server: int, safety: Safety) -> None:
-        self.raft = rf
-        self.server = server
-        self._safety = safety
-        # Written by Safety under its lock.
+    def __init__(self) -> None:
         self.seen: dict[int, float] = {}  # term -> latest start of a call that saw it
         self.lead_term: int | None = None  # the term it was last seen leading
         self.elected_after: float | None = None  # it became leader of lead_term after this
         self.lead_log: list[Entry] | None = None  # its log when last sampled leading
         self.complete_upto = 0  # entries checked for Leader Completeness this term
-
-    def GetState(self) -> tuple[int, bool]:
-        t = time.monotonic()
-        term, is_leader = self.raft.GetState()
-        self._safety.observe(self, t, term, bool(is_leader), "GetState")
-        return term, is_leader
-
-    def Start(self, command: Any) -> tuple[int, int, bool]:
-        t = time.monotonic()
-        index, term, is_leader = self.raft.Start(command)
-        self._safety.observe(self, t, term, bool(is_leader), "Start")
-        return index, term, is_leader
-
-    def Kill(self) -> None:
-        self.raft.Kill()
-
-    def Snapshot(self, index: int, snapshot: bytes) -> None:
-        self.raft.Snapshot(index, snapshot)
-
-    def sample(self) -> None:
-        """Show the checks what the peer reports through inspect(), if it has the hook."""
-        if getattr(type(self.raft), "inspect", None) is None:
-            return
-        t = time.monotonic()
-        info = self.raft.inspect()
-        try:
-            term, role = info["term"], info["role"]
-            log = [(entry[0], entry[1]) for entry in info["log"]]
-            commit_index = info["commit_index"]
-            if not isinstance(term, int) or not isinstance(commit_index, int):
-                raise TypeError("term and commit_index must be ints")
-            if role not in ("follower", "candidate", "leader"):
-                raise ValueError(f"role {role!r} is not follower, candidate or leader")
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            self._safety.bad_hook(self.server, f"{type(e).__name__}: {e}", info)
-            return
-        self._safety.observe(self, t, term, role == "leader", "inspect()", log, commit_index)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self.raft, name)
-        if name == "inspect" and callable(value):
-            return self._observed_inspect(value)
-        return value
-
-    def _observed_inspect(self, inspect: Callable[..., Any]) -> Callable[..., Any]:
-        """inspect() for the tester's other users (the timeline): their answers count
-        for Election Safety too; sample() alone runs the checks that read the log."""
-
-        def observed(*args: Any, **kwargs: Any) -> Any:
-            t = time.monotonic()
-            info = inspect(*args, **kwargs)
-            try:
-                term, role = info["term"], info["role"]
-            except (KeyError, TypeError):
-                return info  # sample() reports a malformed answer
-            if isinstance(term, int):
-                self._safety.observe(self, t, term, role == "leader", "inspect()")
-            return info
-
-        return observed
-
-    def __repr__(self) -> str:
-        return f"<server {self.server}: {self.raft!r}>"
 
 
 def _show(log: list[Entry], index: int) -> str:
@@ -146,13 +79,16 @@ def _first_difference(a: list[Any], b: list[Any], n: int) -> int:
     return lo
 
 
-class Safety:
-    """One test's Figure 3 checks. fail(message) is called once per violation."""
+class Safety(Observer):
+    """One test's Figure 3 checks, fed by the tester as an Observer (harness/observe.py).
+
+    fail(message) is called once per violation."""
 
     def __init__(self, fail: Callable[[str], None]) -> None:
         self._fail = fail
         self._mu = threading.Lock()
         self._t0 = time.monotonic()
+        self._peers: dict[Peer, _Seen] = {}  # the running peers (a restart is a new Peer)
         self._leaders: dict[int, dict[int, str]] = {}  # term -> server -> how it was seen
         self._committed: list[Any] = []  # [k-1]: the command applied at index k
         self._commit_times: list[float] = []  # [k-1]: when the tester first saw it applied
@@ -162,13 +98,9 @@ class Safety:
         self.violations: list[str] = []
         self.samples = 0  # inspect() answers the log checks have seen
 
-    def peer(self, rf: Any, server: int) -> Peer:
-        """Wrap a freshly made Raft for cfg.rafts."""
-        return Peer(rf, server, self)
-
     # -- what the tester sees ------------------------------------------------------
 
-    def applied(self, index: int, command: Any) -> None:
+    def on_apply(self, server: int, index: int, command: Any) -> None:
         """A peer applied command at index (the appliers compare it with other peers')."""
         now = time.monotonic()
         with self._mu:
@@ -182,7 +114,43 @@ class Safety:
                 self._committed.append(command)
                 self._commit_times.append(t)
 
-    def observe(
+    def on_get_state(self, peer: Peer, started_at: float, term: int, is_leader: bool) -> None:
+        self._observe(peer, started_at, term, is_leader, "GetState")
+
+    def on_start(
+        self, peer: Peer, started_at: float, command: Any, index: int, term: int, is_leader: bool
+    ) -> None:
+        self._observe(peer, started_at, term, is_leader, "Start")
+
+    def on_inspect(self, peer: Peer, started_at: float, info: Any, with_log: bool) -> None:
+        """An answer with the log runs every check; one without (the timeline's) counts
+        for Election Safety, and a malformed one is left to the next full sample."""
+        if not with_log:
+            try:
+                term, role = info["term"], info["role"]
+            except (KeyError, TypeError):
+                return
+            if isinstance(term, int):
+                self._observe(peer, started_at, term, role == "leader", "inspect()")
+            return
+        try:
+            term, role = info["term"], info["role"]
+            log = [(entry[0], entry[1]) for entry in info["log"]]
+            commit_index = info["commit_index"]
+            if not isinstance(term, int) or not isinstance(commit_index, int):
+                raise TypeError("term and commit_index must be ints")
+            if role not in ("follower", "candidate", "leader"):
+                raise ValueError(f"role {role!r} is not follower, candidate or leader")
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            self.bad_hook(peer.server, f"{type(e).__name__}: {e}", info)
+            return
+        self._observe(peer, started_at, term, role == "leader", "inspect()", log, commit_index)
+
+    def on_crash(self, peer: Peer) -> None:
+        with self._mu:
+            self._peers.pop(peer, None)
+
+    def _observe(
         self,
         peer: Peer,
         t: float,
@@ -195,26 +163,30 @@ class Safety:
         """peer reported (term, is_leader), and maybe its log and commitIndex, in a call
         that started at time t (time.monotonic())."""
         problems: list[tuple[Any, str]] = []
+        server = peer.server
         with self._mu:
+            rec = self._peers.get(peer)
+            if rec is None:
+                rec = self._peers[peer] = _Seen()
             if is_leader:
-                self._election_safety(peer, t, term, source, problems)
-                if peer.lead_term != term:
+                self._election_safety(server, t, term, source, problems)
+                if rec.lead_term != term:
                     # It became leader of term after it was last seen in an earlier term.
-                    earlier = [at for seen, at in peer.seen.items() if seen < term]
-                    peer.lead_term = term
-                    peer.lead_log = None
-                    peer.complete_upto = 0
-                    peer.elected_after = max(earlier) if earlier else None
-            if t > peer.seen.get(term, -1.0):
-                peer.seen[term] = t
+                    earlier = [at for seen, at in rec.seen.items() if seen < term]
+                    rec.lead_term = term
+                    rec.lead_log = None
+                    rec.complete_upto = 0
+                    rec.elected_after = max(earlier) if earlier else None
+            if t > rec.seen.get(term, -1.0):
+                rec.seen[term] = t
             if log is not None:
                 self.samples += 1
                 if is_leader:
-                    self._leader_append_only(peer, term, log, problems)
-                    self._leader_completeness(peer, term, log, problems)
-                self._log_matching(peer.server, log, problems)
+                    self._leader_append_only(server, rec, term, log, problems)
+                    self._leader_completeness(server, rec, term, log, problems)
+                self._log_matching(server, log, problems)
                 if commit_index is not None:
-                    self._committed_prefix(peer.server, log, commit_index, problems)
+                    self._committed_prefix(server, log, commit_index, problems)
         for key, message in problems:
             self._violation(key, message)
 
@@ -231,22 +203,23 @@ class Safety:
         )
 
     def watch(self, peers: Callable[[], list[Peer]], finished: threading.Event) -> None:
-        """Sample every peer with inspect() until finished is set (a tester thread)."""
+        """Sample every peer with inspect() until finished is set (a tester thread); the
+        answers come back through on_inspect, as every observer sees them."""
         while not finished.wait(SAMPLE_INTERVAL):
             for peer in peers():
                 if finished.is_set():
                     return
-                peer.sample()
+                peer.inspect()
 
     # -- the properties (called with _mu held; they append to problems) ------------
 
     def _election_safety(
-        self, peer: Peer, t: float, term: int, source: str, problems: list[tuple[Any, str]]
+        self, server: int, t: float, term: int, source: str, problems: list[tuple[Any, str]]
     ) -> None:
         who = self._leaders.setdefault(term, {})
-        if peer.server in who:
+        if server in who:
             return
-        who[peer.server] = f"{source} at {t - self._t0:.2f} s"
+        who[server] = f"{source} at {t - self._t0:.2f} s"
         if len(who) > 1:
             seen = ", ".join(f"server {s} by {how}" for s, how in sorted(who.items()))
             problems.append(
@@ -254,41 +227,41 @@ class Safety:
             )
 
     def _leader_append_only(
-        self, peer: Peer, term: int, log: list[Entry], problems: list[tuple[Any, str]]
+        self, server: int, rec: _Seen, term: int, log: list[Entry], problems: list[tuple[Any, str]]
     ) -> None:
-        old = peer.lead_log
-        peer.lead_log = log
+        old = rec.lead_log
+        rec.lead_log = log
         if old is None or log[: len(old)] == old:
             return
         n = min(len(old), len(log))
         k = _first_difference(old, log, n) + 1 if old[:n] != log[:n] else n + 1
         problems.append(
             (
-                ("append-only", peer.server, term),
-                f"leader append-only: server {peer.server}, leader in term {term}, changed its "
+                ("append-only", server, term),
+                f"leader append-only: server {server}, leader in term {term}, changed its "
                 f"log while leading: index {k} held {_show(old, k)}, now {_show(log, k)}",
             )
         )
 
     def _leader_completeness(
-        self, peer: Peer, term: int, log: list[Entry], problems: list[tuple[Any, str]]
+        self, server: int, rec: _Seen, term: int, log: list[Entry], problems: list[tuple[Any, str]]
     ) -> None:
-        if peer.elected_after is None:
+        if rec.elected_after is None:
             return
-        k = bisect.bisect_right(self._commit_times, peer.elected_after)
-        for index in range(peer.complete_upto + 1, k + 1):
+        k = bisect.bisect_right(self._commit_times, rec.elected_after)
+        for index in range(rec.complete_upto + 1, k + 1):
             if index > len(log) or log[index - 1][1] != self._committed[index - 1]:
                 problems.append(
                     (
-                        ("completeness", peer.server, term),
-                        f"leader completeness: server {peer.server} became leader of term "
+                        ("completeness", server, term),
+                        f"leader completeness: server {server} became leader of term "
                         f"{term} after index {index} was committed with "
                         f"{self._committed[index - 1]!r}, but its log has {_show(log, index)} "
                         f"there",
                     )
                 )
                 return
-        peer.complete_upto = max(peer.complete_upto, k)
+        rec.complete_upto = max(rec.complete_upto, k)
 
     def _log_matching(self, server: int, log: list[Entry], problems: list[tuple[Any, str]]) -> None:
         self._logs[server] = log

@@ -1,11 +1,12 @@
 """The timeline of a test run: one self-contained HTML page per run.
 
-The tester records what it does (connect, disconnect, crash, restart, Start,
-commit, its checks, the failure) and a "tester-timeline" thread samples each
-peer's role and term every SAMPLE_INTERVAL seconds: through `rf.inspect()`
-when the peer offers it (term, role, log, commit_index), else through
-GetState() (leader or not). Nothing else of the Raft is used, so a student's
-raft.py can be dropped in.
+Timeline is an Observer (harness/observe.py): the tester tells it what it does
+(connect, disconnect, crash, restart, a successful Start, commit, its checks,
+the failure), and a "tester-timeline" thread samples each peer's role and term
+every SAMPLE_INTERVAL seconds through its handle (cfg.rafts[i]): with
+`inspect()` when the peer offers it (term, role), else with GetState() (leader
+or not). Nothing else of the Raft is used, so a student's raft.py can be
+dropped in.
 
 When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
 RAFTLAB_TIMELINE_DIR (default .raftlab/timelines/)/<test>-<seed>.html and the
@@ -24,11 +25,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import transcript
+from harness.observe import Observer, Peer
 
 try:  # the debug stream is optional: a student's raft/ may not have it
     from raft import debug as _debug
@@ -73,7 +75,7 @@ def _current_test() -> str:
     return current.split("::")[-1].rsplit(" ", 1)[0] if current else "raft"
 
 
-class Timeline:
+class Timeline(Observer):
     """What happened to each peer over time, for one Config."""
 
     def __init__(self, n: int, seed: int, enabled: bool | None = None) -> None:
@@ -119,88 +121,75 @@ class Timeline:
                 return
             self._events.append({"t": t, "kind": kind, "peer": peer, "text": text})
 
-    def connect(self, i: int, connected: bool) -> None:
-        """Server i attached to or detached from the net (recorded when that changes)."""
+    def on_connect(self, server: int, connected: bool) -> None:
+        """Recorded only when it changes; a lane is drawn cut off until its first connect."""
         with self._mu:
-            since = self._disc_since[i]
+            since = self._disc_since[server]
             if (since is None) == connected:
                 return
             if since is None:
-                self._disc_since[i] = self.now()
+                self._disc_since[server] = self.now()
             else:
-                self._disconnected[i].append([since, self.now()])
-                self._disc_since[i] = None
-        self.event("connect" if connected else "disconnect", i)
+                self._disconnected[server].append([since, self.now()])
+                self._disc_since[server] = None
+        self.event("connect" if connected else "disconnect", server)
 
-    def crash(self, i: int) -> None:
-        self.event("crash", i, "Kill()")
-        self._observe(i, "down", None)
+    def on_crash(self, peer: Peer) -> None:
+        self.event("crash", peer.server, "Kill()")
+        self._observe(peer.server, "down", None)
 
-    def restart(self, i: int, rf: Any) -> None:
-        """Peer i was (re)made by Make(); watch its Start calls and sample it now."""
+    def on_make(self, peer: Peer) -> None:
+        """Sample the new peer at once, so its lane starts when it does."""
+        i = peer.server
         first = not self._started[i]
         self._started[i] = True
         self.event("restart", i, "Make()" if first else "Make() after a crash")
-        if not self.enabled:
-            return
-        start = getattr(rf, "Start", None)
-        if callable(start):
-            try:
-                rf.Start = self._watch_start(i, start)
-            except AttributeError:  # e.g. __slots__: leave Start unwatched
-                pass
-        self._sample_one(i, rf)
+        if self.enabled:
+            self._sample_one(i, peer)
 
-    def _watch_start(self, i: int, start: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        def Start(command: Any) -> Any:
-            result = start(command)
-            try:
-                index, term, ok = result
-            except (TypeError, ValueError):
-                return result
-            if ok:
-                self.event("start", i, f"Start({_short(command)}) -> index {index}, T{term}")
-            return result
+    def on_start(
+        self, peer: Peer, started_at: float, command: Any, index: int, term: int, is_leader: bool
+    ) -> None:
+        if is_leader:
+            self.event("start", peer.server, f"Start({_short(command)}) -> index {index}, T{term}")
 
-        return Start
+    def on_apply(self, server: int, index: int, command: Any) -> None:
+        self.event("commit", server, f"applied index {index}: {_short(command)}")
 
-    def commit(self, i: int, index: int, command: Any) -> None:
-        self.event("commit", i, f"applied index {index}: {_short(command)}")
-
-    def check(self, text: str) -> None:
+    def on_check(self, text: str) -> None:
         """One of the test's checks passed."""
         self.event("check", None, text)
 
-    def one(self, command: Any, index: int, servers: int) -> None:
-        self.check(f"one({_short(command)}): index {index} committed on {servers}")
+    def on_agree(self, command: Any, index: int, servers: int) -> None:
+        self.on_check(f"one({_short(command)}): index {index} committed on {servers}")
 
-    def fail(self, text: str) -> None:
+    def on_fail(self, message: str) -> None:
         """The test failed here (cfg.fatalf, or a failure in a tester thread)."""
         self._failures += 1
-        self.event("fail", None, text)
+        self.event("fail", None, message)
 
-    def note(self, text: str) -> None:
+    def on_note(self, text: str) -> None:
         self.event("note", None, text)
 
-    def begin(self, description: str) -> None:
+    def on_begin(self, description: str) -> None:
         self.description = description
-        self.note(f"begin: {description}")
+        self.on_note(f"begin: {description}")
 
     # -- sampling -------------------------------------------------------------
 
-    def run(self, rafts: Sequence[Any], stop: threading.Event) -> None:
+    def run(self, rafts: Sequence[Peer | None], stop: threading.Event) -> None:
         """The sampler: every SAMPLE_INTERVAL, each peer's role and term, until stop."""
         if not self.enabled:
             return
         while not stop.wait(SAMPLE_INTERVAL):
-            for i, rf in enumerate(list(rafts)):
-                if rf is None:
+            for i, peer in enumerate(list(rafts)):
+                if peer is None:
                     self._observe(i, "down", None)
                 else:
-                    self._sample_one(i, rf)
+                    self._sample_one(i, peer)
 
-    def _sample_one(self, i: int, rf: Any) -> None:
-        role, term, self.sampling = _read_state(rf)
+    def _sample_one(self, i: int, peer: Peer) -> None:
+        role, term, self.sampling = _read_state(peer)
         self._observe(i, role, term)
 
     def _observe(self, i: int, role: str, term: int | None) -> None:
@@ -251,17 +240,17 @@ class Timeline:
             "dropped": self._dropped,
         }
 
-    def finish(self, failed: bool, failures: Sequence[BaseException | None]) -> Path | None:
-        """At cleanup: write the page if the test failed (or always), and say where."""
+    def on_cleanup(self, failed: bool, failures: Sequence[BaseException | None]) -> None:
+        """Write the page if the test failed (or always) to self.path, and say where."""
         if not self.enabled or self.path is not None or self._finished:
-            return None
+            return
         if not failed and self.mode != "always":
             with self._mu:
                 self._finished = True
-            return None
+            return
         reason = next((_reason(f) for f in failures if f is not None), "")
         if failed and not self._failures:
-            self.fail(reason or "test failed")
+            self.on_fail(reason or "test failed")
         data = self.data(failed, reason)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.test).strip("-") or "raft"
         path = output_dir() / f"{name}-{self.seed}.html"
@@ -270,14 +259,13 @@ class Timeline:
             path.write_text(render(data), encoding="utf-8")
         except OSError as e:
             transcript.log(f"timeline: cannot write {path}: {e}")
-            return None
+            return
         self.path = path
         shown = _relative(path)
         if transcript.collecting():
             transcript.note_timeline(shown)
         else:
             transcript.log(f"timeline: {shown}")
-        return path
 
 
 def render(data: dict[str, Any]) -> str:
@@ -289,20 +277,16 @@ def render(data: dict[str, Any]) -> str:
     return template.replace("__TITLE__", html.escape(title)).replace("__DATA__", payload)
 
 
-def _read_state(rf: Any) -> tuple[str, int | None, str]:
+def _read_state(peer: Peer) -> tuple[str, int | None, str]:
     """(role, term, how) of a peer: through inspect() if it has one, else GetState()."""
-    inspect = getattr(rf, "inspect", None)
-    if callable(inspect):
-        try:
-            try:
-                info = inspect(with_log=False)  # role and term are all a lane needs
-            except TypeError:  # a hook without the argument
-                info = inspect()
-            return str(info["role"]).lower(), int(info["term"]), "inspect()"
-        except Exception:
-            pass
     try:
-        term, is_leader = rf.GetState()
+        info = peer.inspect(with_log=False)  # role and term are all a lane needs
+        if info is not None:
+            return str(info["role"]).lower(), int(info["term"]), "inspect()"
+    except Exception:
+        pass
+    try:
+        term, is_leader = peer.GetState()
     except Exception:
         return "unknown", None, "GetState()"
     return ("leader" if is_leader else "not leader"), int(term), "GetState()"

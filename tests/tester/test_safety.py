@@ -1,5 +1,6 @@
 """The tester's Figure 3 checks (harness/safety.py and the appliers) fail a test on a
-faulty history: scripted peers and hand-made ApplyMsgs stand in for a buggy Raft."""
+faulty history: scripted peers and hand-made ApplyMsgs stand in for a buggy Raft.
+The checks see the scripted peers as the tester does, through observe.Peer handles."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from harness.config import _STOP, Config, make_config
+from harness.observe import Observer, Peer
 from harness.safety import Safety
 
 from raft import ApplyMsg
@@ -63,7 +65,7 @@ def scripted_config(rafts: list[Any]) -> Config:
     """A Config whose peers are scripted (no network traffic, no Raft threads)."""
     cfg = Config(len(rafts), seed=1)
     for i, rf in enumerate(rafts):
-        cfg.rafts[i] = cfg.safety.peer(rf, i)
+        cfg.rafts[i] = Peer(rf, i, cfg.observers)
         cfg.connected[i] = True
     return cfg
 
@@ -90,30 +92,29 @@ def test_two_leaders_in_one_term_fail_the_test() -> None:
 def test_two_leaders_reported_by_the_peers() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
-    a = safety.peer(InspectableRaft(2, "leader"), 0)
-    b = safety.peer(InspectableRaft(2, "candidate"), 1)
-    a.sample()
-    b.sample()
+    a = Peer(InspectableRaft(2, "leader"), 0, [safety])
+    b = Peer(InspectableRaft(2, "candidate"), 1, [safety])
+    a.inspect()
+    b.inspect()
     assert failures == []
     b.raft.role = "leader"
-    b.sample()
+    b.inspect()
     assert len(failures) == 1
     assert re.fullmatch(
         r"term 2 has 2 \(>1\) leaders: server 0 by inspect\(\) at \d+\.\d\d s, "
         r"server 1 by inspect\(\) at \d+\.\d\d s",
         failures[0],
     )
-    b.sample()  # reported once
+    b.inspect()  # reported once
     assert len(failures) == 1
 
 
 def test_a_raft_without_inspect_is_checked_through_GetState_and_Start() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
-    a = safety.peer(ScriptedRaft(5, "leader"), 0)
-    b = safety.peer(ScriptedRaft(5, "leader"), 1)
-    assert getattr(a, "inspect", None) is None  # so the timeline falls back to GetState
-    a.sample()  # nothing to sample: no error
+    a = Peer(ScriptedRaft(5, "leader"), 0, [safety])
+    b = Peer(ScriptedRaft(5, "leader"), 1, [safety])
+    assert a.inspect() is None  # nothing to sample, so the timeline falls back to GetState
     assert a.GetState() == (5, True)
     assert b.Start("x") == (1, 5, True)
     assert failures and failures[0].startswith(
@@ -163,12 +164,12 @@ def test_an_apply_that_repeats_an_index_fails_the_test() -> None:
 def test_a_log_that_contradicts_what_was_applied_below_commit_index() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
-    safety.applied(1, "x")
-    safety.applied(2, "y")
-    safety.peer(InspectableRaft(2, log=[(1, "x"), (2, "q")], commit=1), 0).sample()
+    safety.on_apply(0, 1, "x")
+    safety.on_apply(0, 2, "y")
+    Peer(InspectableRaft(2, log=[(1, "x"), (2, "q")], commit=1), 0, [safety]).inspect()
     assert failures == []  # index 2 is not committed as far as server 0 knows
-    safety.peer(InspectableRaft(2, log=[(1, "x"), (2, "q")], commit=2), 1).sample()
-    safety.peer(InspectableRaft(2, log=[(1, "x")], commit=2), 2).sample()
+    Peer(InspectableRaft(2, log=[(1, "x"), (2, "q")], commit=2), 1, [safety]).inspect()
+    Peer(InspectableRaft(2, log=[(1, "x")], commit=2), 2, [safety]).inspect()
     assert failures == [
         "state machine safety: server 1 counts index 2 committed (commitIndex 2) with "
         "'q' (term 2), but 'y' was applied there",
@@ -182,12 +183,12 @@ def test_a_log_that_contradicts_what_was_applied_below_commit_index() -> None:
 def test_log_matching_violation() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
-    safety.peer(InspectableRaft(3, log=[(1, "a"), (2, "b"), (2, "c")]), 0).sample()
+    Peer(InspectableRaft(3, log=[(1, "a"), (2, "b"), (2, "c")]), 0, [safety]).inspect()
     # A log that diverges for good (a later term at index 2) is fine ...
-    safety.peer(InspectableRaft(3, log=[(1, "a"), (3, "z")]), 1).sample()
+    Peer(InspectableRaft(3, log=[(1, "a"), (3, "z")]), 1, [safety]).inspect()
     assert failures == []
     # ... one with the same entry (index 3, term 2) after a different one is not.
-    safety.peer(InspectableRaft(3, log=[(1, "a"), (3, "z"), (2, "c")]), 2).sample()
+    Peer(InspectableRaft(3, log=[(1, "a"), (3, "z"), (2, "c")]), 2, [safety]).inspect()
     assert failures == [
         "log matching: servers 0 and 2 both have an entry of term 2 at index 3, but their "
         "logs differ at index 2: server 0 has 'b' (term 2), server 2 has 'z' (term 3)"
@@ -198,13 +199,13 @@ def test_leader_append_only_violation() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
     rf = InspectableRaft(1, "leader", log=[(1, "a"), (1, "b")])
-    peer = safety.peer(rf, 0)
-    peer.sample()
+    peer = Peer(rf, 0, [safety])
+    peer.inspect()
     rf.log.append((1, "c"))
-    peer.sample()
+    peer.inspect()
     assert failures == []
     rf.log[1:] = [(1, "B")]
-    peer.sample()
+    peer.inspect()
     assert failures == [
         "leader append-only: server 0, leader in term 1, changed its log while leading: "
         "index 2 held 'b' (term 1), now 'B' (term 1)"
@@ -215,17 +216,17 @@ def test_leader_completeness_violation() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
     stale = InspectableRaft(1, "leader", log=[])
-    old = safety.peer(stale, 0)
-    old.sample()  # leader of term 1 from before the commits below
-    safety.applied(1, "x")
-    safety.applied(2, "y")
-    old.sample()  # still thinks it leads term 1 and lacks both: no violation (elected before)
+    old = Peer(stale, 0, [safety])
+    old.inspect()  # leader of term 1 from before the commits below
+    safety.on_apply(0, 1, "x")
+    safety.on_apply(0, 2, "y")
+    old.inspect()  # still thinks it leads term 1 and lacks both: no violation (elected before)
     rf = InspectableRaft(1, "follower", log=[(1, "x"), (1, "y")])
-    peer = safety.peer(rf, 2)
-    peer.sample()  # in term 1, after index 2 was committed
+    peer = Peer(rf, 2, [safety])
+    peer.inspect()  # in term 1, after index 2 was committed
     assert failures == []
     rf.term, rf.role, rf.log = 2, "leader", [(1, "x")]  # elected in term 2 without index 2
-    peer.sample()
+    peer.inspect()
     assert failures == [
         "leader completeness: server 2 became leader of term 2 after index 2 was committed "
         "with 'y', but its log has nothing (its log ends at 1) there"
@@ -236,12 +237,12 @@ def test_a_leader_elected_before_the_commit_is_not_held_to_it() -> None:
     failures: list[str] = []
     safety = Safety(failures.append)
     rf = InspectableRaft(1, "follower", log=[])
-    peer = safety.peer(rf, 0)
-    peer.sample()
+    peer = Peer(rf, 0, [safety])
+    peer.inspect()
     rf.term, rf.role = 2, "leader"
     peer.GetState()  # seen leading term 2 before anything was committed
-    safety.applied(1, "x")
-    peer.sample()  # a stale leader of term 2 (a later leader committed x): allowed
+    safety.on_apply(0, 1, "x")
+    peer.inspect()  # a stale leader of term 2 (a later leader committed x): allowed
     assert failures == []
 
 
@@ -253,7 +254,7 @@ def test_a_malformed_inspect_answer_is_reported() -> None:
         def inspect(self) -> dict[str, Any]:
             return {"term": 1}
 
-    safety.peer(Broken(), 4).sample()
+    Peer(Broken(), 4, [safety]).inspect()
     assert len(failures) == 1
     assert failures[0].startswith(
         "server 4: inspect() returned {'term': 1}: KeyError: 'role'; it must return {"
@@ -272,3 +273,38 @@ def test_the_checks_sample_a_real_cluster() -> None:
         cfg.end()
     assert cfg.safety.samples > 0
     assert cfg.safety.violations == []
+
+
+def test_the_checks_see_the_peers_through_their_handles_alone() -> None:
+    """The tester neither wraps nor patches a Raft: cfg.rafts[i] is a handle, and
+    an observer sees what each handle's calls answer and what Config does."""
+    seen: list[tuple[Any, ...]] = []
+
+    class Recorder(Observer):
+        def on_start(
+            self, peer: Peer, started_at: float, command: Any, index: int, term: int, ok: bool
+        ) -> None:
+            seen.append(("start", peer.server, command, ok))
+
+        def on_crash(self, peer: Peer) -> None:
+            seen.append(("crash", peer.server))
+
+        def on_make(self, peer: Peer) -> None:
+            seen.append(("make", peer.server))
+
+    with make_config(3, False) as cfg:
+        cfg.observers.append(Recorder())
+        cfg.begin("Test: the checks observe a real cluster")
+        cfg.one(101, 3, True)
+        cfg.crash1(2)
+        cfg.start1(2, cfg.applier)
+        cfg.connect(2)
+        cfg.one(102, 3, True)
+        for peer in cfg.rafts:
+            assert isinstance(peer, Peer)
+            assert not {"GetState", "Start", "inspect"} & vars(peer.raft).keys()
+        cfg.end()
+    assert cfg.safety.violations == []
+    assert ("crash", 2) in seen and seen.index(("crash", 2)) < seen.index(("make", 2))
+    accepted = [e[2] for e in seen if e[0] == "start" and e[3]]
+    assert 101 in accepted and 102 in accepted

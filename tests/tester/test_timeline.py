@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from harness import timeline
+from harness.observe import Peer
 
 from tools import browser
 
@@ -189,17 +190,17 @@ class Inspectable(Fake):
 
 def test_sampler_reads_inspect_or_falls_back_to_getstate() -> None:
     tl = timeline.Timeline(3, seed=5, enabled=True)
-    peers: list[Fake | None] = [Inspectable("follower", 1), Fake("candidate", 1), None]
+    a, b = Inspectable("follower", 1), Fake("candidate", 1)
+    peers: list[Peer | None] = [Peer(a, 0, [tl]), Peer(b, 1, [tl]), None]  # as cfg.rafts
     stop = threading.Event()
     sampler = threading.Thread(target=tl.run, args=(peers, stop), name="tester-timeline-unit")
     sampler.start()
     try:
         time.sleep(0.15)
-        assert peers[0] is not None and peers[1] is not None
-        peers[0].role, peers[0].term = "candidate", 2
-        peers[1].role, peers[1].term = "leader", 2
+        a.role, a.term = "candidate", 2
+        b.role, b.term = "leader", 2
         time.sleep(0.15)
-        peers[0].role = "leader"
+        a.role = "leader"
         time.sleep(0.15)
     finally:
         stop.set()
