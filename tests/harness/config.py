@@ -44,6 +44,7 @@ from harness import race as racecheck
 from harness import transcript
 from harness.observe import Observer, Peer
 from harness.safety import Safety
+from harness.thread_errors import ThreadErrors, ThreadFailure
 from harness.timeline import Timeline
 from raft import Make, MakePersister, Persister
 
@@ -188,6 +189,15 @@ def make_config(
     return cfg
 
 
+def _describe(failure: BaseException) -> str:
+    """A recorded failure as the test reports it (a thread's exception with its count)."""
+    if isinstance(failure, ThreadFailure):
+        return failure.report.describe()
+    if isinstance(failure, AssertionError):
+        return str(failure)
+    return f"tester thread failed: {failure!r}"
+
+
 def _raft_class(make: MakeFn) -> type:
     """The class Make() constructs, which race mode instruments: the class a Make
     names as its raft_class attribute (a test of the tester building a subclass),
@@ -236,6 +246,9 @@ class Config:
         self.observers: list[Observer] = [self.safety, self.timeline]
         # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
         # rf.mu discipline (harness/race.py); off, nothing is patched.
+        # An uncaught exception in a Raft thread fails the test as its cause.
+        self.thread_errors = ThreadErrors(self._record)
+        self.thread_errors.install()
         self.race: racecheck.RaceChecker | None = None
         if racecheck.enabled() if race is None else race:
             self.race = racecheck.RaceChecker(self._violation)
@@ -250,12 +263,18 @@ class Config:
     # -- failures ---------------------------------------------------------
 
     def fatalf(self, format: str, *args: Any) -> NoReturn:
-        """Go's t.Fatalf: fail the test with this message (%-style format)."""
+        """Go's t.Fatalf: fail the test with this message (%-style format).
+
+        If another thread already failed the test (an exception in a Raft thread,
+        a safety violation), that is the cause, and this message follows it as a
+        consequence."""
         __tracebackhide__ = True
         self._failed = True
         message = format % args if args else format
         for o in self.observers:
             o.on_fail(message)
+        if self._failures:
+            raise AssertionError(f"{_describe(self._failures[0])}\n    then: {message}")
         raise AssertionError(message)
 
     def Failed(self) -> bool:
@@ -276,6 +295,8 @@ class Config:
         if not self._failures:
             return
         first = self._failures[0]
+        if isinstance(first, ThreadFailure):
+            raise AssertionError(_describe(first)) from None  # its traceback went to stderr
         if isinstance(first, AssertionError):
             raise AssertionError(*first.args) from first
         raise AssertionError(f"tester thread failed: {first!r}") from first
@@ -483,6 +504,7 @@ class Config:
 
     def checkTimeout(self) -> None:
         """Enforce a two minute real-time limit on each test."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         if not self.Failed() and time.monotonic() - self.start > _TIME_LIMIT:
             self.fatalf("test took longer than 120 seconds")
 
@@ -495,9 +517,11 @@ class Config:
         Called while an exception is propagating (try/finally), it only tears
         down and logs further problems, leaving that exception to report.
         """
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         self._cleanup(sys.exc_info()[1])
 
     def _cleanup(self, in_flight: BaseException | None) -> None:
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         problems = self._teardown()
         failed = in_flight is not None or self.Failed() or bool(problems)
         for o in self.observers:
@@ -546,6 +570,7 @@ class Config:
         if self.race is not None:
             self.race.close()
         self._await_quiet()
+        self.thread_errors.uninstall()
         return problems
 
     def _live_peers(self) -> list[Peer]:
@@ -631,6 +656,7 @@ class Config:
 
         Tries a few times in case re-elections are needed.
         """
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         for _ in range(10):
             ms = 450 + self.rand.Int63() % 100
             time.sleep(ms / 1000)
@@ -660,6 +686,7 @@ class Config:
 
     def checkTerms(self) -> int:
         """Check that everyone agrees on the term."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         term = -1
         for i in range(self.n):
             rf = self.rafts[i]
@@ -675,6 +702,7 @@ class Config:
 
     def checkNoLeader(self) -> None:
         """Check that none of the connected servers thinks it is the leader."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         for i in range(self.n):
             rf = self.rafts[i]
             if self.connected[i] and rf is not None:
@@ -688,6 +716,7 @@ class Config:
 
     def nCommitted(self, index: int) -> tuple[int, Any]:
         """How many servers think a log entry is committed, and its command."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         count = 0
         cmd: Any = None
         for i in range(len(self.rafts)):
@@ -746,6 +775,7 @@ class Config:
         Start(); if false, calls Start() only once, to keep the early 3B tests
         simple.
         """
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         t0 = time.monotonic()
         starts = 0
         while time.monotonic() - t0 < 10 and not self.checkFinished():
@@ -801,6 +831,7 @@ class Config:
 
     def end(self) -> None:
         """End a test that got here without failing: print Passed and its numbers."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         self.checkTimeout()
         self._check_failed()
         with self.mu:

@@ -123,7 +123,7 @@ class GoLines:
             out.append(f"--- FAIL: {name} ({report.duration:.2f}s)")
             message = _crash_message(report)
             if message:
-                out.append(f"    {message}")
+                out.append("    " + message.replace("\n", "\n    "))
             seeds: list[int] = getattr(report, "raftlab_seeds", [])
             if seeds:
                 out.append(f"    {transcript.seed_hint(seeds)}")
@@ -149,11 +149,15 @@ class GoLines:
 
 
 def _crash_message(report: pytest.TestReport) -> str:
-    """First line of the failure's message, short enough for one line."""
+    """The failure's message: its first line, and the indented lines right after it
+    (where a thread's exception was raised, what failed then), each kept short."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    message = str(getattr(crash, "message", "") or "")
-    first = message.splitlines()[0] if message else ""
-    first = first.removeprefix("AssertionError: ")
-    if len(first) > _MAX_MESSAGE:
-        first = first[:_MAX_MESSAGE] + "..."
-    return first
+    message = str(getattr(crash, "message", "") or "").removeprefix("AssertionError: ")
+    lines = message.splitlines()[:1]
+    for line in message.splitlines()[1:4]:
+        if not line.startswith("    "):
+            break
+        lines.append(line)
+    return "\n".join(
+        line if len(line) <= _MAX_MESSAGE else line[:_MAX_MESSAGE] + "..." for line in lines
+    )
