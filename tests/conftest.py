@@ -26,6 +26,7 @@ from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 import pytest
+from harness.thread_errors import running_in_own_code
 
 from labrpc.cpu import pin_to_one_cpu
 
@@ -63,10 +64,20 @@ def no_thread_left_behind() -> Iterator[None]:
             break
         time.sleep(0.02)
     if left:
-        names = ", ".join(sorted(t.name for t in left))
+        frames = sys._current_frames()
+        lines = []
+        for t in sorted(left, key=lambda t: t.name):
+            target = getattr(t, "_target", None)
+            what = f" running {getattr(target, '__qualname__', target)}" if target else ""
+            frame = frames.get(t.ident) if t.ident is not None else None
+            lines.append(f"    {t.name}{what}, now at {running_in_own_code(frame)}")
         pytest.fail(
             f"{len(left)} thread(s) still alive {THREAD_GRACE_SECONDS:g} s after the test"
-            f" ended: {names}\n{_thread_report(left)}",
+            " ended:\n" + "\n".join(lines) + "\n"
+            "Kill() must make every thread the peer started return: a loop checks killed(),"
+            " and a thread waiting on a Condition or a queue needs a timeout or a wake-up"
+            " from Kill() (see the docstring of Kill in raft/raft.py).\n\n"
+            f"{_thread_report(left)}",
             pytrace=False,
         )
 

@@ -20,9 +20,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
-__all__ = ["ThreadErrors", "ThreadFailure"]
+__all__ = ["ThreadErrors", "ThreadFailure", "running_in_own_code"]
 
 # Frames in these folders belong to the lab's machinery, not to the code under test.
 _MACHINERY = tuple(
@@ -105,6 +105,18 @@ class ThreadErrors:
             self._reports[key] = report
         print(f"exception in thread {name}:\n{details}", file=sys.stderr)
         self._fail(ThreadFailure(report))
+
+
+def running_in_own_code(frame: FrameType | None) -> str:
+    """Where a live thread is now: its innermost frame outside the machinery, as
+    "raft/raft.py:123, in applier: self.apply_cond.wait()" (else its innermost frame)."""
+    stack = traceback.extract_stack(frame)
+    if not stack:
+        return "an unknown place"
+    own = [f for f in stack if not str(Path(f.filename).resolve()).startswith(_MACHINERY)]
+    f = (own or stack)[-1]
+    line = f": {f.line}" if f.line else ""
+    return f"{_relative(f.filename)}:{f.lineno}, in {f.name}{line}"
 
 
 def _own_frame(tb: TracebackType | None) -> tuple[str, str]:
