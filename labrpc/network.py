@@ -49,7 +49,11 @@ class ClientEnd:
         answer; False means the request or the reply was lost, or the server
         is down.  Always returns, at the latest when the network is cleaned up.
         """
-        return self.net._call(self.endname, svcMeth, labgob.encode(args), reply)
+        try:
+            data = labgob.encode(args)
+        except labgob.LabgobError as e:
+            raise LabrpcError(self.net._why_args_cannot_go(self.endname, svcMeth, args, e)) from e
+        return self.net._call(self.endname, svcMeth, data, reply)
 
 
 class Network:
@@ -157,6 +161,16 @@ class Network:
             return (
                 not self._enabled.get(endname, False) or self._servers.get(servername) is not server
             )
+
+    def _why_args_cannot_go(
+        self, endname: Hashable, svc_meth: str, args: Any, error: Exception
+    ) -> str:
+        with self._mu:
+            servername = self._connections.get(endname)
+            server = self._servers.get(servername) if servername is not None else None
+        if server is None:
+            return f"labrpc: Call({svc_meth!r}) cannot send its args: {error}"
+        return server.why_args_cannot_go(svc_meth, args, error)
 
     def _call(self, endname: Hashable, svc_meth: str, args: bytes, reply: Any) -> bool:
         if self._done.is_set():

@@ -6,10 +6,14 @@ Go's labrpc finds handlers by reflection: exported methods taking (args,
 which reply to build.  A reply crosses the network through labgob and is
 copied into the caller's object, as Go decodes into the caller's pointer.
 
-A public method with two unannotated parameters may be a handler whose
-annotations were forgotten, or just a helper: Go's labrpc skips methods that
-do not look like handlers, so MakeService does too, and a Call to one says
-how to annotate it.
+Go's labrpc takes as handlers the methods shaped (args, *reply) that return
+nothing, and skips the rest.  Here a handler is a public method with two
+annotated parameters, the second a class, that returns None (or has no return
+annotation).  Anything else is skipped, so a helper such as
+`sendRequestVote(self, server: int, args: RequestVoteArgs) -> bool` never
+stops MakeService.  A method that may be a handler written wrong (its
+annotations forgotten or unresolvable, a reply class that needs arguments)
+is skipped too, and a Call to it raises the reason and how to fix it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,61 @@ def _register(cls: Any) -> None:
         labgob.Register(cls)
 
 
+def _examine(cls: type, name: str, func: Callable[..., Any]) -> tuple[Any, type] | str | None:
+    """(args type, reply type) if func is a handler of cls; a reason, with how to fix it,
+    if it may be a handler written wrong; None if it is some other method."""
+    params = list(inspect.signature(func).parameters.values())[1:]
+    if len(params) != 2 or any(
+        p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
+    ):
+        return None
+    where = f"{cls.__name__}.{name}(self, {params[0].name}, {params[1].name})"
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as e:
+        return f"labrpc: cannot resolve the annotations of {where}: {e}"
+    if hints.get("return", type(None)) is not type(None):
+        return None  # returns something: a helper, as in Go
+    args_type = hints.get(params[0].name)
+    reply_type = hints.get(params[1].name)
+    if args_type is None or reply_type is None:
+        return (
+            f"labrpc: {where} is not fully annotated, so labrpc cannot tell which reply "
+            f"to build and does not treat it as an RPC handler. Write it as "
+            f"def {name}(self, {params[0].name}: ArgsType, "
+            f"{params[1].name}: ReplyType) -> None"
+        )
+    if not isinstance(reply_type, type) or reply_type.__module__ == "builtins":
+        return None
+    try:
+        reply_type()
+    except TypeError as e:
+        return (
+            f"labrpc: the reply type {reply_type.__qualname__} of {where} must be "
+            f"constructible with no arguments (give every field a default): {e}"
+        )
+    return args_type, reply_type
+
+
+def _methods(cls: type) -> list[tuple[str, Callable[..., Any]]]:
+    return [
+        (name, func)
+        for name, func in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    ]
+
+
+def register_handler_types(cls: type) -> None:
+    """Register the args and reply classes of cls's handlers with labgob, as
+    MakeService does; the tester calls it before Make() starts a peer's threads,
+    so their first Call never finds these classes unregistered."""
+    for name, func in _methods(cls):
+        found = _examine(cls, name, func)
+        if isinstance(found, tuple):
+            _register(found[0])
+            _register(found[1])
+
+
 class Service:
     """An object whose handler methods can be called over the network."""
 
@@ -49,54 +108,23 @@ class Service:
         self.name = type(rcvr).__name__
         self.rcvr = rcvr
         self.methods: dict[str, _Method] = {}
-        self.unannotated: dict[str, str] = {}  # method name -> how to make it a handler
-        for name, func in inspect.getmembers(type(rcvr), inspect.isfunction):
-            if name.startswith("_"):
-                continue
-            method = self._handler(name, func)
-            if method is not None:
-                self.methods[name] = method
-
-    def _handler(self, name: str, func: Callable[..., Any]) -> _Method | None:
-        """The handler that func is, or None if it is some other method."""
-        params = list(inspect.signature(func).parameters.values())[1:]
-        if len(params) != 2 or any(
-            p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
-        ):
-            return None
-        where = f"{self.name}.{name}(self, {params[0].name}, {params[1].name})"
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception as e:
-            raise LabrpcError(f"labrpc: cannot resolve the annotations of {where}: {e}") from None
-        args_type = hints.get(params[0].name)
-        reply_type = hints.get(params[1].name)
-        if args_type is None or reply_type is None:
-            self.unannotated[name] = (
-                f"labrpc: {where} is not fully annotated, so labrpc cannot tell which reply "
-                f"to build and does not treat it as an RPC handler. Write it as "
-                f"def {name}(self, {params[0].name}: ArgsType, "
-                f"{params[1].name}: ReplyType) -> None"
-            )
-            return None
-        if not isinstance(reply_type, type) or reply_type.__module__ == "builtins":
-            return None
-        try:
-            reply_type()
-        except TypeError as e:
-            raise LabrpcError(
-                f"labrpc: the reply type {reply_type.__qualname__} of {where} must be "
-                f"constructible with no arguments (give every field a default): {e}"
-            ) from None
-        _register(args_type)
-        _register(reply_type)
-        return _Method(getattr(self.rcvr, name), args_type, reply_type)
+        # Methods that may be handlers written wrong: name -> why not, and how to fix it.
+        self.refused: dict[str, str] = {}
+        for name, func in _methods(type(rcvr)):
+            found = _examine(type(rcvr), name, func)
+            if isinstance(found, str):
+                self.refused[name] = found
+            elif found is not None:
+                args_type, reply_type = found
+                _register(args_type)
+                _register(reply_type)
+                self.methods[name] = _Method(getattr(rcvr, name), args_type, reply_type)
 
     def dispatch(self, meth_name: str, svc_meth: str, args_bytes: bytes) -> bytes:
         method = self.methods.get(meth_name)
         if method is None:
-            if meth_name in self.unannotated:
-                raise LabrpcError(self.unannotated[meth_name])
+            if meth_name in self.refused:
+                raise LabrpcError(self.refused[meth_name])
             raise LabrpcError(
                 f"labrpc: unknown method {meth_name} in {svc_meth}; "
                 f"expecting one of {sorted(self.methods)}"
@@ -142,6 +170,35 @@ class Server:
     def GetCount(self) -> int:
         with self._mu:
             return self._count
+
+    def why_args_cannot_go(self, svc_meth: str, args: Any, error: Exception) -> str:
+        """Why a Call to svc_meth could not encode args, and how to fix it: the
+        method's own refusal if it is a handler written wrong (that comes first),
+        else the ways to get the unregistered class registered."""
+        service_name, _, meth_name = svc_meth.rpartition(".")
+        with self._mu:
+            service = self._services.get(service_name)
+        if service is not None and meth_name in service.refused:
+            return service.refused[meth_name]
+        method = service.methods.get(meth_name) if service is not None else None
+        cls = type(args)
+        prefix = f"labrpc: Call({svc_meth!r}) cannot send its args: {error}."
+        if info_for_class(cls) is None and cls.__module__ != "builtins":
+            handler = (
+                f"the handler {svc_meth} takes {method.args_type.__qualname__}"
+                if method is not None and method.args_type is not None
+                else f"annotate the handler: def {meth_name}(self, args: "
+                f"{cls.__qualname__}, reply: ReplyType) -> None (labrpc registers a handler's "
+                f"annotated classes)"
+            )
+            return (
+                f"{prefix} Either {handler}, or call labgob.Register({cls.__qualname__}) once, "
+                "at import"
+            )
+        return (
+            f"{prefix} labrpc registers only a handler's annotated args and reply classes; "
+            "call labgob.Register(...) once, at import, for each class of your own inside them"
+        )
 
 
 def MakeService(rcvr: Any) -> Service:

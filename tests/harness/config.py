@@ -46,6 +46,7 @@ from harness.observe import Observer, Peer
 from harness.safety import Safety
 from harness.thread_errors import ThreadErrors, ThreadFailure
 from harness.timeline import Timeline
+from labrpc.service import register_handler_types
 from raft import Make, MakePersister, Persister
 
 __all__ = [
@@ -198,14 +199,11 @@ def _describe(failure: BaseException) -> str:
     return f"tester thread failed: {failure!r}"
 
 
-def _raft_class(make: MakeFn) -> type:
-    """The class Make() constructs, which race mode instruments: the class a Make
-    names as its raft_class attribute (a test of the tester building a subclass),
-    or else its module's Raft."""
+def _raft_class(make: MakeFn) -> type | None:
+    """The class Make() constructs: the class a Make names as its raft_class
+    attribute (a test of the tester building a subclass), or else its module's Raft."""
     cls = getattr(make, "raft_class", None) or getattr(sys.modules[make.__module__], "Raft", None)
-    if not isinstance(cls, type):
-        raise RuntimeError(f"race mode: {make.__module__} has no class Raft for Make to build")
-    return cls
+    return cls if isinstance(cls, type) else None
 
 
 class Config:
@@ -214,6 +212,11 @@ class Config:
     def __init__(self, n: int, seed: int, race: bool | None = None, make: MakeFn | None = None):
         self._baseline = set(threading.enumerate())
         self._make: MakeFn = Make if make is None else make
+        raft_class = _raft_class(self._make)
+        if raft_class is not None:
+            # Before Make() starts any thread: a peer's first Call must not find the
+            # classes of its handlers unregistered (MakeService comes after Make).
+            register_handler_types(raft_class)
         self.mu = threading.Lock()
         self.seed = seed
         self.rand = GoRand(seed)
@@ -251,8 +254,12 @@ class Config:
         self.thread_errors.install()
         self.race: racecheck.RaceChecker | None = None
         if racecheck.enabled() if race is None else race:
+            if raft_class is None:
+                raise RuntimeError(
+                    f"race mode: {self._make.__module__} has no class Raft for Make to build"
+                )
             self.race = racecheck.RaceChecker(self._violation)
-            self.race.instrument(_raft_class(self._make))
+            self.race.instrument(raft_class)
 
     def __enter__(self) -> Config:
         return self

@@ -710,6 +710,105 @@ def test_unannotated_handler_is_skipped_and_a_Call_to_it_says_why(rn: labrpc.Net
     assert "def Handler(self, args: ArgsType, reply: ReplyType) -> None" in msg, msg
 
 
+@dataclass
+class NeedsArgs:
+    """Cannot be built with no arguments, so it can be no reply."""
+
+    Term: int
+
+
+@dataclass
+class Unregistered:
+    X: int = 0
+
+
+@dataclass
+class Holder:
+    Inner: Any = None
+
+
+labgob.Register(Holder)
+
+
+class LooksLikeHandlers:
+    """Methods a student's Raft may have beside its handlers."""
+
+    def Vote(self, args: int, reply: IntReply) -> None:
+        reply.X = args
+
+    def sendVote(self, server: int, args: NeedsArgs) -> bool:
+        """A helper shaped like the skeleton's sendRequestVote: returns something."""
+        return False
+
+    def BadReply(self, args: int, reply: NeedsArgs) -> None:
+        """A handler whose reply needs arguments."""
+
+    def Unresolvable(self, args: NoSuchClass, reply: IntReply) -> None:  # type: ignore[name-defined]  # noqa: F821
+        """A handler whose annotation names a class that does not exist."""
+
+    def Bare(self, args, reply):  # type: ignore[no-untyped-def]
+        """A handler whose annotations were forgotten."""
+
+
+def serve_service(rn: labrpc.Network, rcvr: Any) -> labrpc.ClientEnd:
+    e = connected_end(rn, "e", "s")
+    srv = labrpc.MakeServer()
+    srv.AddService(labrpc.MakeService(rcvr))
+    rn.AddServer("s", srv)
+    return e
+
+
+def test_only_handler_shaped_methods_are_handlers_and_none_stops_MakeService(
+    rn: labrpc.Network,
+) -> None:
+    """Go takes (args, *reply) methods that return nothing: a helper returning a
+    value is skipped, and a handler written wrong is skipped with its reason."""
+    svc = labrpc.MakeService(LooksLikeHandlers())
+    assert sorted(svc.methods) == ["Vote"]
+    assert sorted(svc.refused) == ["BadReply", "Bare", "Unresolvable"]
+    e = serve_service(rn, LooksLikeHandlers())
+    reply = IntReply()
+    assert e.Call("LooksLikeHandlers.Vote", 7, reply) and reply.X == 7
+    with pytest.raises(labrpc.LabrpcError, match=r"reply type NeedsArgs of .*BadReply.* must be "
+                       r"constructible with no arguments \(give every field a default\)"):
+        e.Call("LooksLikeHandlers.BadReply", 1, IntReply())
+    with pytest.raises(labrpc.LabrpcError, match=r"cannot resolve the annotations of "
+                       r"LooksLikeHandlers\.Unresolvable\(self, args, reply\): .*NoSuchClass"):
+        e.Call("LooksLikeHandlers.Unresolvable", 1, IntReply())
+    with pytest.raises(labrpc.LabrpcError, match="expecting one of \\['Vote'\\]"):
+        e.Call("LooksLikeHandlers.sendVote", 1, IntReply())
+
+
+def test_unannotated_handler_comes_first_whatever_else_is_wrong(rn: labrpc.Network) -> None:
+    """Args of an unregistered class to a handler without annotations: the fix is to
+    annotate it (then labrpc registers the class), so that is what the Call says."""
+    e = serve_service(rn, LooksLikeHandlers())
+    with pytest.raises(labrpc.LabrpcError) as ei:
+        e.Call("LooksLikeHandlers.Bare", Unregistered(), IntReply())
+    assert str(ei.value).startswith(
+        "labrpc: LooksLikeHandlers.Bare(self, args, reply) is not fully annotated"
+    )
+
+
+def test_unregistered_args_say_both_ways_to_fix_it(rn: labrpc.Network) -> None:
+    e = serve_service(rn, LooksLikeHandlers())
+    with pytest.raises(labrpc.LabrpcError) as ei:
+        e.Call("LooksLikeHandlers.Vote", Unregistered(), IntReply())
+    msg = str(ei.value)
+    assert "Call('LooksLikeHandlers.Vote') cannot send its args" in msg, msg
+    assert "Either the handler LooksLikeHandlers.Vote takes int" in msg, msg
+    assert "or call labgob.Register(Unregistered) once, at import" in msg, msg
+
+
+def test_an_unregistered_class_inside_args_says_to_register_it(rn: labrpc.Network) -> None:
+    e = serve_service(rn, LooksLikeHandlers())
+    with pytest.raises(labrpc.LabrpcError) as ei:
+        e.Call("LooksLikeHandlers.Vote", Holder(Inner=Unregistered()), IntReply())
+    msg = str(ei.value)
+    assert "value.Inner: cannot encode" in msg and "Unregistered" in msg, msg
+    assert "labrpc registers only a handler's annotated args and reply classes" in msg, msg
+
+
 def test_MakeEnd_twice_is_an_error(rn: labrpc.Network) -> None:
     rn.MakeEnd("dup")
     with pytest.raises(labrpc.LabrpcError) as ei:
