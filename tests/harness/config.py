@@ -42,6 +42,7 @@ import labgob
 import labrpc
 from harness import race as racecheck
 from harness import transcript
+from harness.hangs import CallWatch
 from harness.observe import Observer, Peer
 from harness.safety import Safety
 from harness.thread_errors import ThreadErrors, ThreadFailure
@@ -69,6 +70,8 @@ SnapShotInterval = 10
 _TIME_LIMIT = 120.0
 _THREAD_EXIT_GRACE = 30.0
 _QUIET_GRACE = 5.0
+# After a call into the Raft hung, threads are likely stuck behind the same lock.
+_STUCK_GRACE = 1.0
 
 
 Applier = Callable[[int, "queue.Queue[Any]"], None]
@@ -252,6 +255,8 @@ class Config:
         # An uncaught exception in a Raft thread fails the test as its cause.
         self.thread_errors = ThreadErrors(self._record)
         self.thread_errors.install()
+        # A GetState/Start/Kill that does not return fails the test within seconds.
+        self.calls = CallWatch(self._record, self.timeline.test, seed)
         self.race: racecheck.RaceChecker | None = None
         if racecheck.enabled() if race is None else race:
             if raft_class is None:
@@ -494,7 +499,7 @@ class Config:
 
         applyCh: queue.Queue[Any] = self.race.apply_queue() if self.race else queue.Queue()
         rf = self._make(ends, i, saved, applyCh)
-        peer = Peer(rf, i, self.observers)
+        peer = Peer(rf, i, self.observers, self.calls)
         for o in self.observers:
             o.on_make(peer)
 
@@ -539,7 +544,7 @@ class Config:
             related = (in_flight, in_flight.__cause__)
             for p in self._failures + problems:
                 if p not in related:
-                    transcript.log(f"also: {p!r}")
+                    transcript.log(f"also: {_describe(p).splitlines()[0]}")
             return
         self._check_failed()
         if problems:
@@ -566,7 +571,9 @@ class Config:
         for ch in applyChs:
             ch.put(_STOP)
 
-        deadline = time.monotonic() + _THREAD_EXIT_GRACE
+        # A peer stuck holding its lock (already reported) may hold a tester thread too.
+        grace = _STUCK_GRACE if self.calls.failed else _THREAD_EXIT_GRACE
+        deadline = time.monotonic() + grace
         stuck = []
         for th in self._threads:
             th.join(max(0.0, deadline - time.monotonic()))
@@ -576,7 +583,8 @@ class Config:
             problems.append(AssertionError(f"tester threads did not exit: {', '.join(stuck)}"))
         if self.race is not None:
             self.race.close()
-        self._await_quiet()
+        self.calls.close()
+        self._await_quiet(_STUCK_GRACE if self.calls.failed else _QUIET_GRACE)
         self.thread_errors.uninstall()
         return problems
 
@@ -585,9 +593,9 @@ class Config:
         with self.mu:
             return [rf for rf in self.rafts if rf is not None]
 
-    def _await_quiet(self) -> None:
+    def _await_quiet(self, grace: float) -> None:
         """Give threads started during the test (Raft's, labrpc's) time to end after Kill."""
-        deadline = time.monotonic() + _QUIET_GRACE
+        deadline = time.monotonic() + grace
         me = threading.current_thread()
         while time.monotonic() < deadline:
             extra = [

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
+
+from harness.hangs import CallWatch
 
 __all__ = ["Observer", "Peer", "RaftPeer"]
 
@@ -89,30 +92,46 @@ class Peer:
     else; the Raft itself is left as Make() returned it.
     """
 
-    def __init__(self, rf: RaftPeer, server: int, observers: Sequence[Observer]) -> None:
+    def __init__(
+        self,
+        rf: RaftPeer,
+        server: int,
+        observers: Sequence[Observer],
+        watch: CallWatch | None = None,
+    ) -> None:
         self.raft: Any = rf
         self.server = server
         self._observers = observers  # Config's list: read at each call
+        self._watch = watch  # fails the test if a call does not return (harness/hangs.py)
 
     def GetState(self) -> tuple[int, bool]:
         t = time.monotonic()
-        term, is_leader = self.raft.GetState()
+        with self._timed("GetState()"):
+            term, is_leader = self.raft.GetState()
         for o in self._observers:
             o.on_get_state(self, t, term, bool(is_leader))
         return term, is_leader
 
     def Start(self, command: Any) -> tuple[int, int, bool]:
         t = time.monotonic()
-        index, term, is_leader = self.raft.Start(command)
+        with self._timed("Start()"):
+            index, term, is_leader = self.raft.Start(command)
         for o in self._observers:
             o.on_start(self, t, command, index, term, bool(is_leader))
         return index, term, is_leader
 
     def Kill(self) -> None:
-        self.raft.Kill()
+        with self._timed("Kill()"):
+            self.raft.Kill()
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
-        self.raft.Snapshot(index, snapshot)
+        with self._timed("Snapshot()"):
+            self.raft.Snapshot(index, snapshot)
+
+    def _timed(self, call: str) -> AbstractContextManager[None]:
+        if self._watch is None:
+            return nullcontext()
+        return self._watch.call(f"{call} on server {self.server}")
 
     def inspect(self, with_log: bool = True) -> Any:
         """The Raft's inspect() answer, or None if it has no inspect() (it is optional).

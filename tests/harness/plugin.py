@@ -154,7 +154,7 @@ def _crash_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = str(getattr(crash, "message", "") or "").removeprefix("AssertionError: ")
     lines = message.splitlines()[:1]
-    for line in message.splitlines()[1:4]:
+    for line in message.splitlines()[1:12]:
         if not line.startswith("    "):
             break
         lines.append(line)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import threading
 import traceback
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
-__all__ = ["ThreadErrors", "ThreadFailure", "running_in_own_code"]
+__all__ = ["ThreadErrors", "ThreadFailure", "running_in_own_code", "runs_own_code"]
 
 # Frames in these folders belong to the lab's machinery, not to the code under test.
 _MACHINERY = tuple(
@@ -32,6 +33,8 @@ _MACHINERY = tuple(
         Path(__file__).parents[2] / "labrpc",
         Path(__file__).parents[2] / "labgob",
         os.path.dirname(threading.__file__),  # the standard library
+        sysconfig.get_paths()["purelib"],  # installed packages (pytest, ...)
+        sysconfig.get_paths()["platlib"],
     )
 )
 
@@ -107,13 +110,26 @@ class ThreadErrors:
         self._fail(ThreadFailure(report))
 
 
+def _is_machinery(filename: str) -> bool:
+    return str(Path(filename).resolve()).startswith(_MACHINERY)
+
+
+def runs_own_code(frame: FrameType | None) -> bool:
+    """Whether a live thread's stack holds a frame of the code under test."""
+    while frame is not None:
+        if not _is_machinery(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def running_in_own_code(frame: FrameType | None) -> str:
     """Where a live thread is now: its innermost frame outside the machinery, as
     "raft/raft.py:123, in applier: self.apply_cond.wait()" (else its innermost frame)."""
     stack = traceback.extract_stack(frame)
     if not stack:
         return "an unknown place"
-    own = [f for f in stack if not str(Path(f.filename).resolve()).startswith(_MACHINERY)]
+    own = [f for f in stack if not _is_machinery(f.filename)]
     f = (own or stack)[-1]
     line = f": {f.line}" if f.line else ""
     return f"{_relative(f.filename)}:{f.lineno}, in {f.name}{line}"
@@ -125,7 +141,7 @@ def _own_frame(tb: TracebackType | None) -> tuple[str, str]:
     frames = traceback.extract_tb(tb)
     if not frames:
         return "an unknown place", ""
-    own = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_MACHINERY)]
+    own = [f for f in frames if not _is_machinery(f.filename)]
     frame = (own or frames)[-1]
     return f"{_relative(frame.filename)}:{frame.lineno}, in {frame.name}", (frame.line or "")
 
