@@ -136,6 +136,15 @@ def _holding() -> list[CheckedLock]:
     return [lock for lock in _held_by.get(me, ()) if lock._owner == me]
 
 
+# Go code may take rf.mu in one goroutine and release it in one that goroutine starts
+# (the race detector orders the two by the `go` statement), and so may its port. A
+# thread started while its starter holds rf.mu is that hold's heir: it may be the one
+# to release it. Its accesses while the hold lasts are judged when the hold ends: if
+# the heir releases it, the lock was handed to it and they were guarded; if the
+# starter (or anyone else) releases it, they were races, and are reported then.
+_HEIR = "_raftlab_heir_of"  # a Thread's attribute: [(lock, episode)] it was started under
+
+
 # -- the lock -----------------------------------------------------------------------
 
 
@@ -152,6 +161,27 @@ class CheckedLock:
         self._since = 0.0  # time.monotonic() when the owner took it
         self._taken: Stack = ()  # where the owner took it
         self._episode = 0  # counts acquisitions, so a long hold is reported once
+        self._heirs: list[tuple[threading.Thread, int]] = []  # threads started under a hold
+        # An heir's accesses that are races unless it releases the hold: (thread, report).
+        self._deferred: list[tuple[int, Callable[[], None]]] = []
+
+    def _held_in(self, episode: int) -> bool:
+        """Whether the hold that began as episode still goes on."""
+        return self._owner is not None and self._episode == episode
+
+    def heir_here(self) -> bool:
+        """Whether the calling thread is an heir of the current hold (see _HEIR)."""
+        heir = getattr(threading.current_thread(), _HEIR, None)
+        return bool(heir) and any(lock is self and self._held_in(e) for lock, e in heir)
+
+    def defer(self, report: Callable[[], None]) -> None:
+        """An heir's access: report it when the hold ends, unless the heir ends it."""
+        self._deferred.append((threading.get_ident(), report))
+
+    def _heir_alive(self) -> bool:
+        """Whether a live thread started under the current hold may release it."""
+        self._heirs = [(t, e) for t, e in self._heirs if t.is_alive() and self._held_in(e)]
+        return bool(self._heirs)
 
     def _took(self, count: int, frame: FrameType | None) -> None:
         while frame is not None and frame.f_code.co_filename == threading.__file__:
@@ -168,12 +198,19 @@ class CheckedLock:
         held.append(self)
 
     def _gives_up(self) -> int:
+        me = threading.get_ident()
         owner, count = self._owner, self._count
+        handed_to = me if me != owner and self.heir_here() else None
+        deferred, self._deferred = self._deferred, []
+        self._heirs = []
         self._owner, self._count = None, 0
         held = _held_by.get(owner) if owner is not None else None
         if held is not None and self in held:
             held.remove(self)
         self._raw.release()
+        for thread, report in deferred:
+            if thread != handed_to:
+                report()
         return count
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -184,6 +221,11 @@ class CheckedLock:
             if self._reentrant:
                 self._count += 1
                 return True
+            # Taken again by its holder: a deadlock, unless an heir is to release it.
+            while blocking and self._heir_alive():
+                if self._raw.acquire(timeout=0.05):
+                    self._took(1, frame)
+                    return True
             if blocking:
                 self._checker._twice(self, _capture(frame, _REPORT_DEPTH))
                 raise RaceError(
@@ -220,7 +262,7 @@ class CheckedLock:
 
     # What threading.Condition uses when its lock has them.
     def _is_owned(self) -> bool:
-        return self._owner == threading.get_ident()
+        return self._owner == threading.get_ident() or self.heir_here()
 
     def _release_save(self) -> int:
         return self._gives_up()
@@ -279,7 +321,11 @@ class _PeerState:
         if not held and self.published:
             # A read conflicts with a write: show the other thread's latest write if any.
             shown = previous if write or previous_write is None else previous_write
-            self.checker._data_race(self, name, rec, shown, frame)
+            full = _capture(frame, _REPORT_DEPTH)
+            if lock is not None and lock.heir_here():
+                lock.defer(lambda: self.checker._data_race(self, name, rec, shown, full))
+            else:
+                self.checker._data_race(self, name, rec, shown, full)
 
 
 def _by_other(
@@ -456,6 +502,19 @@ class RaceChecker:
         end_cls.Call = Call  # type: ignore[method-assign]
         self._undo.append(lambda: setattr(end_cls, "Call", original_call))
 
+        original_start = threading.Thread.start
+
+        def start(thread: threading.Thread) -> None:
+            held = _holding()
+            if held:  # started under rf.mu: it may be the one to release it
+                setattr(thread, _HEIR, [(lock, lock._episode) for lock in held])
+                for lock in held:
+                    lock._heirs.append((thread, lock._episode))
+            original_start(thread)
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+        self._undo.append(lambda: setattr(threading.Thread, "start", original_start))
+
         self._watchdog = threading.Thread(
             target=self._watch, name="tester-race-watchdog", daemon=True
         )
@@ -510,14 +569,13 @@ class RaceChecker:
         name: str,
         rec: _Access,
         previous: _Access | None,
-        frame: FrameType,
+        full: Stack,
     ) -> None:
         thread, write, _, stack = rec
         kind = "write" if write else "read"
         key = ("race", name, write, stack[0] if stack else None)
         if key in self._seen:
             return
-        full = _capture(frame, _REPORT_DEPTH)
         summary = (
             f"DATA RACE: {kind} of rf.{name} by thread {thread.name} without holding rf.mu "
             f"({_where(full)})"

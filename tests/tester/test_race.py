@@ -327,6 +327,72 @@ def test_planted_double_acquire_raises_instead_of_hanging() -> None:
     assert re.search(r"in GetState\n +with self\.mu:", section(report, "First taken at:"))
 
 
+# -- not a bug: rf.mu handed from one thread to another ------------------------------
+
+
+class HandsTheLockOff(FixtureRaft):
+    """Go code may Lock in one goroutine and Unlock in one it starts; so may its port.
+    GetState takes mu, starts a thread that reads the fields and releases mu, and
+    takes mu again itself, which waits for that release: correct, if roundabout."""
+
+    def GetState(self) -> tuple[int, bool]:
+        answer: list[tuple[int, bool]] = []
+
+        def finish() -> None:
+            time.sleep(0.01)
+            answer.append((self.current_term, self.state == LEADER))
+            self.mu.release()
+
+        self.mu.acquire()
+        threading.Thread(target=finish, name=f"raft-{self.me}-finish").start()
+        with self.mu:  # waits for finish() to release it
+            term = self.current_term
+        assert answer and answer[0][0] <= term
+        return answer[0]
+
+
+HandsTheLockOff.__name__ = "Raft"
+
+
+def test_a_lock_handed_to_another_thread_is_no_race_and_no_deadlock() -> None:
+    with make_config(3, False, race=True, make=make_with(HandsTheLockOff)) as cfg:
+        cfg.begin("Test: rf.mu handed off in race mode")
+        cfg.checkOneLeader()
+        cfg.checkTerms()
+        cfg.end()
+    assert cfg.race is not None and cfg.race.reports == []
+
+
+class ReadsUnderItsStartersHold(FixtureRaft):
+    """A thread started while GetState holds mu reads current_term without mu; GetState,
+    not that thread, releases mu: no hand-off, so the read was a race."""
+
+    def GetState(self) -> tuple[int, bool]:
+        seen: list[int] = []
+        with self.mu:
+            reader = threading.Thread(
+                target=lambda: seen.append(self.current_term),  # BUG: no `with self.mu`
+                name=f"raft-{self.me}-reader",
+            )
+            reader.start()
+            reader.join()
+            return self.current_term, self.state == LEADER
+
+
+ReadsUnderItsStartersHold.__name__ = "Raft"
+
+
+def test_an_heir_that_does_not_release_the_lock_raced() -> None:
+    def body(cfg: Config) -> None:
+        cfg.checkOneLeader()
+
+    message, reports = run_planted(ReadsUnderItsStartersHold, body)
+    report = report_starting(reports, "DATA RACE: read of rf.current_term by thread raft-")
+    assert re.match(r"DATA RACE: read of rf\.current_term by thread raft-\d-reader without "
+                    r"holding rf\.mu", report)  # fmt: skip
+    assert "in <lambda>" in report
+
+
 # -- the repository's Raft (through the lab API only), and race mode's footprint -------
 
 
