@@ -71,6 +71,7 @@ class Network:
         self._connections: dict[Hashable, Hashable] = {}
         self._count = 0
         self._bytes = 0
+        self._end_counts: dict[tuple[Hashable, str], int] = {}  # (endname, svcMeth) -> sends
         self._rand = random.Random(seed)
 
         self._done = threading.Event()  # set by Cleanup
@@ -141,6 +142,12 @@ class Network:
         with self._mu:
             return self._count
 
+    def GetEndCount(self, endname: Hashable, svcMeth: str) -> int:
+        """RPCs named svcMeth sent through one end: beyond Go's labrpc, so the tester
+        can see how often one peer sends another heartbeats."""
+        with self._mu:
+            return self._end_counts.get((endname, svcMeth), 0)
+
     def GetTotalBytes(self) -> int:
         with self._mu:
             return self._bytes
@@ -178,6 +185,8 @@ class Network:
         with self._mu:
             self._count += 1
             self._bytes += len(args)
+            key = (endname, svc_meth)
+            self._end_counts[key] = self._end_counts.get(key, 0) + 1
             enabled = self._enabled.get(endname, False)
             servername = self._connections.get(endname)
             server = self._servers.get(servername) if servername is not None else None

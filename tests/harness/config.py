@@ -43,6 +43,7 @@ import labrpc
 from harness import race as racecheck
 from harness import transcript
 from harness.hangs import CallWatch
+from harness.heartbeats import HeartbeatRate
 from harness.observe import Observer, Peer
 from harness.safety import Safety
 from harness.thread_errors import ThreadErrors, ThreadFailure
@@ -187,6 +188,7 @@ def make_config(
         for i in range(cfg.n):
             cfg.connect(i)
         cfg.go("timeline", cfg.timeline.run, cfg.rafts, cfg._finished)
+        cfg.go("heartbeats", cfg.heartbeats.run, cfg._finished)
     except BaseException:
         cfg._teardown()
         raise
@@ -248,8 +250,10 @@ class Config:
         self._applyChs: list[queue.Queue[Any] | None] = [None] * n
         self.timeline = Timeline(n, seed)  # drawn as a page when the test fails
         self.safety = Safety(self._violation)  # Figure 3's properties (harness/safety.py)
+        # The heartbeat rule (at most ten a second while idle), warned about in every test.
+        self.heartbeats = HeartbeatRate(self.net.GetEndCount, lambda: self.endnames, self.warnf)
         # Told every event, in this order; the peers' handles read this list too.
-        self.observers: list[Observer] = [self.safety, self.timeline]
+        self.observers: list[Observer] = [self.safety, self.timeline, self.heartbeats]
         # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
         # rf.mu discipline (harness/race.py); off, nothing is patched.
         # An uncaught exception in a Raft thread fails the test as its cause.
