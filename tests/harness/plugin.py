@@ -17,6 +17,7 @@ path of the run's timeline (harness.timeline) when the tester wrote one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from typing import Any
 
@@ -152,7 +153,8 @@ def _crash_message(report: pytest.TestReport) -> str:
     """The failure's message: its first line, and the indented lines right after it
     (where a thread's exception was raised, what failed then), each kept short."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    message = str(getattr(crash, "message", "") or "").removeprefix("AssertionError: ")
+    message = str(getattr(crash, "message", "") or "")
+    message = re.sub(r"^(AssertionError|harness\.\w+\.\w+Error): ", "", message)
     lines = message.splitlines()[:1]
     for line in message.splitlines()[1:12]:
         if not line.startswith("    "):

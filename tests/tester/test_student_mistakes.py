@@ -1,0 +1,236 @@
+"""A student's classic mistakes, each run through the lab tests as a student would run
+them: the first lines after the `--- FAIL` line name the real cause, and the failure
+comes fast.
+
+Each wrong Raft is the small Raft kept with these tests (fixture_raft.py) with one
+mistake planted, dropped into a handout as its raft/raft.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from handout import build
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The raft package a wrong Raft lives in: the fixture beside it, and ApplyMsg defined
+# before raft.raft is imported (the fixture imports it from raft).
+INIT = """\
+from raft.persister import MakePersister, Persister
+from raft.applymsg import ApplyMsg
+from raft.raft import Make, Raft
+"""
+APPLYMSG = """\
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ApplyMsg:
+    CommandValid: bool = False
+    Command: Any = None
+    CommandIndex: int = 0
+    SnapshotValid: bool = False
+    Snapshot: bytes = b""
+    SnapshotTerm: int = 0
+    SnapshotIndex: int = 0
+"""
+HEADER = """\
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from raft.fixture_raft import LEADER, Correct, RequestVoteArgs, RequestVoteReply, make_with
+"""
+
+TYPO = """
+class Raft(Correct):
+    def RequestVote(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+        if args.term > self.current_term:  # the field is Term
+            pass
+        super().RequestVote(args, reply)
+"""
+
+UNREGISTERED_ENTRY = """
+@dataclass
+class Entry:  # never passed to labgob.Register
+    Term: int = 0
+    Command: Any = None
+
+
+class Raft(Correct):
+    def persist(self) -> None:
+        pass  # 3B: no persistence yet
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        with self.mu:
+            if self.state != LEADER:
+                return -1, self.current_term, False
+            self.log.append(Entry(self.current_term, command))
+            self.broadcast_append_entries()
+            return len(self.log) - 1, self.current_term, True
+"""
+
+UNANNOTATED = """
+class Raft(Correct):
+    def RequestVote(self, args, reply):  # no annotations
+        super().RequestVote(args, reply)
+
+    def AppendEntries(self, args, reply):  # no annotations
+        super().AppendEntries(args, reply)
+"""
+
+APPLIER_PAST_THE_LOG = """
+class Raft(Correct):
+    def applier(self) -> None:
+        while not self.killed():
+            with self.mu:
+                if self.commit_index > self.last_applied:
+                    entry = self.log[self.commit_index + 1]  # one past the end
+                    self.last_applied = self.commit_index
+            time.sleep(0.01)
+"""
+
+HOLDS_THE_LOCK_FOREVER = """
+class Raft(Correct):
+    def become_leader(self) -> None:
+        super().become_leader()
+        self.mu.acquire()  # already held here: this thread waits for itself, holding mu
+"""
+
+APPLIER_KILL_NEVER_WAKES = """
+class Raft(Correct):
+    def Kill(self) -> None:
+        self.dead = True  # nothing wakes the applier
+
+    def applier(self) -> None:
+        with self.mu:
+            while not self.killed():
+                self.apply_cond.wait()
+"""
+
+CHATTY = """
+class Raft(Correct):
+    def broadcast_append_entries(self) -> None:
+        super().broadcast_append_entries()
+        self.heartbeat_due = time.monotonic() + 0.02  # 50 heartbeats a second
+"""
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build.build(tmp_path_factory.mktemp("dist"))
+
+
+def run_lab(handout: Path, tmp_path: Path, mistake: str, *pytest_args: str) -> tuple[str, float]:
+    """Run the lab tests on the fixture Raft with mistake planted; (output, seconds)."""
+    lab = tmp_path / "project3"
+    shutil.copytree(handout, lab)
+    raft = lab / "raft"
+    fixture = (REPO / "tests" / "tester" / "fixture_raft.py").read_text()
+    (raft / "fixture_raft.py").write_text(fixture + "\n\nCorrect = Raft\n")
+    (raft / "applymsg.py").write_text(APPLYMSG)
+    (raft / "__init__.py").write_text(INIT)
+    (raft / "raft.py").write_text(HEADER + mistake + "\n\nMake = make_with(Raft)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RAFTLAB_"))}
+    env.update(PYTHONPATH=str(lab), PYTHONDONTWRITEBYTECODE="1", RAFTLAB_TIMELINE="off")
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args],
+        cwd=lab, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return done.stdout + done.stderr, time.monotonic() - start
+
+
+def after_fail(out: str, test: str, lines: int = 5) -> list[str]:
+    """The first lines of the --- FAIL block of test."""
+    match = re.search(rf"^--- FAIL: {test} \((\d+\.\d+)s\)$", out, re.M)
+    assert match, out[-4000:]
+    return out[match.start() :].splitlines()[:lines]
+
+
+def test_a_typo_in_a_handler(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(handout, tmp_path, TYPO, "-x", "-k", "InitialElection", "tests/lab")
+    first = after_fail(out, "test_InitialElection3A")
+    cause = "    AttributeError: 'RequestVoteArgs' object has no attribute 'term'"
+    assert first[1].startswith(cause)
+    assert re.match(r"        at raft/raft\.py:\d+, in RequestVote \(thread labrpc-", first[2])
+    assert "if args.term > self.current_term:" in first[2]
+    assert float(first[0].split("(")[1].rstrip("s)")) < 5
+
+
+def test_an_unregistered_entry_class(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(handout, tmp_path, UNREGISTERED_ENTRY, "-x", "-k", "BasicAgree", "tests/lab")
+    first = after_fail(out, "test_BasicAgree3B")
+    assert "Call('Raft.AppendEntries') cannot send its args" in first[1]
+    assert "cannot encode raft.raft.Entry" in first[1]
+    assert "call labgob.Register" in first[1]
+
+
+def test_handlers_without_annotations(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(handout, tmp_path, UNANNOTATED, "-x", "-k", "InitialElection", "tests/lab")
+    first = after_fail(out, "test_InitialElection3A")
+    assert "Raft.RequestVote(self, args, reply) is not fully annotated" in first[1]
+    assert "def RequestVote(self, args: ArgsType, reply: ReplyType) -> None" in first[1]
+
+
+def test_an_applier_that_reads_past_the_log(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(
+        handout, tmp_path, APPLIER_PAST_THE_LOG, "-x", "-k", "BasicAgree", "tests/lab"
+    )
+    first = after_fail(out, "test_BasicAgree3B")
+    assert first[1] == "    IndexError: list index out of range"
+    assert re.match(r"        at raft/raft\.py:\d+, in applier \(thread raft-\d-applier\)",
+                    first[2])  # fmt: skip
+    assert float(first[0].split("(")[1].rstrip("s)")) < 5
+
+
+def test_a_thread_that_holds_the_lock_forever(handout: Path, tmp_path: Path) -> None:
+    out, took = run_lab(
+        handout, tmp_path, HOLDS_THE_LOCK_FOREVER, "-x", "-k", "InitialElection", "tests/lab"
+    )
+    first = after_fail(out, "test_InitialElection3A", 12)
+    assert re.fullmatch(r"    GetState\(\) on server \d has not returned after \d s", first[1])
+    assert any("in become_leader: self.mu.acquire()" in line for line in first)
+    assert any(
+        'run make test-race RACE_ARGS="-k test_InitialElection3A" to find it' in line
+        for line in first
+    )
+    assert float(first[0].split("(")[1].rstrip("s)")) < 15
+    assert took < 60 and "Timeout" not in out
+
+
+def test_an_applier_that_Kill_never_wakes(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(
+        handout, tmp_path, APPLIER_KILL_NEVER_WAKES, "-k", "InitialElection", "tests/lab"
+    )
+    assert "... Passed --" in out
+    assert re.search(
+        r"3 thread\(s\) still alive 3 s after the test ended:\n"
+        r"    raft-0-applier running Raft\.applier, now at raft/raft\.py:\d+, in applier: "
+        r"self\.apply_cond\.wait\(\)\n",
+        out,
+    ), out[-3000:]
+    assert "Kill() must make every thread the peer started return" in out
+
+
+def test_heartbeats_fifty_times_a_second(handout: Path, tmp_path: Path) -> None:
+    out, _ = run_lab(handout, tmp_path, CHATTY, "-k", "InitialElection", "tests/lab")
+    assert re.search(
+        r"Test \(3A\): initial election \.\.\.\n"
+        r"warning: server \d sent server \d \d+ AppendEntries in \d\.\d s while idle; "
+        r"the lab allows at most 10 heartbeats a second\n"
+        r"  \.\.\. Passed --",
+        out,
+    ), out[-3000:]
