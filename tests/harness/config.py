@@ -546,8 +546,9 @@ class Config:
             transcript.log(transcript.seed_hint([self.seed]))
         if in_flight is not None:
             related = (in_flight, in_flight.__cause__)
+            shown = str(in_flight)
             for p in self._failures + problems:
-                if p not in related:
+                if p not in related and _describe(p) not in shown:
                     transcript.log(f"also: {_describe(p).splitlines()[0]}")
             return
         self._check_failed()

@@ -17,8 +17,10 @@ path of the run's timeline (harness.timeline) when the tester wrote one.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,9 +93,23 @@ class GoLines:
         report.raftlab_lines = list(current.lines)
         report.raftlab_seeds = list(current.seeds)
         report.raftlab_timelines = list(current.timelines)
+        report.raftlab_details = ""
+        repr_failure = getattr(item, "_repr_failure_py", None)
+        if (
+            report.failed
+            and call.excinfo is not None
+            and callable(repr_failure)
+            and item.config.option.tbstyle == "auto"
+        ):
+            # Go-like: a short traceback here; the long one, with what the test printed, to a file.
+            long = repr_failure(call.excinfo, style="long")
+            report.raftlab_details = _write_details(item, report, str(long), current.seeds)
+            report.longrepr = repr_failure(call.excinfo, style="short")
         if report.failed and (current.seeds or current.timelines):
             hints = [transcript.seed_hint(current.seeds)] if current.seeds else []
             hints += [f"timeline: {path}" for path in current.timelines]
+            if report.raftlab_details:
+                hints.append(f"full traceback: {report.raftlab_details}")
             report.sections.append(("raftlab", "\n".join(hints)))
 
     def pytest_report_teststatus(
@@ -130,6 +146,9 @@ class GoLines:
                 out.append(f"    {transcript.seed_hint(seeds)}")
         timelines: list[str] = getattr(report, "raftlab_timelines", [])
         out += [f"    timeline: {path}" for path in timelines]
+        details: str = getattr(report, "raftlab_details", "")
+        if details:
+            out.append(f"    full traceback: {details}")
         if not out:
             return
         first = "" if self._fresh_line else "\n"
@@ -147,6 +166,24 @@ class GoLines:
         if kind is not None:
             return bool(self.config.get_verbosity(kind) > 0)
         return bool(self.config.option.verbose > 0)
+
+
+def _write_details(
+    item: pytest.Item, report: pytest.TestReport, traceback: str, seeds: list[int]
+) -> str:
+    """Write the failure's long traceback and everything the test printed to
+    .raftlab/failures/; its path, or "" if it could not be written."""
+    name = re.sub(r"[^\w.\[\]-]", "_", item.name)
+    suffix = f"-{seeds[0]}" if seeds else ""
+    path = Path(item.config.rootpath) / ".raftlab" / "failures" / f"{name}{suffix}.txt"
+    sections = "".join(f"\n----- {title} -----\n{body}" for title, body in report.sections)
+    text = f"{report.nodeid}\n\n{traceback}\n{sections}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+        return os.path.relpath(path)
+    except (OSError, ValueError):
+        return ""
 
 
 def _crash_message(report: pytest.TestReport) -> str:
