@@ -130,7 +130,8 @@ def peak_threads_figure8_unreliable() -> int:
 
     sampler = threading.Thread(target=sample, name="bench-sampler", daemon=True)
     sampler.start()
-    tests = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "lab")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tests = os.path.join(repo, "tests", "lab")
     try:
         code = pytest.main(["-q", "-p", "no:cacheprovider", "-k", "Figure8Unreliable3C", tests])
     finally:
