@@ -65,12 +65,16 @@ def no_thread_left_behind() -> Iterator[None]:
         time.sleep(0.02)
     if left:
         frames = sys._current_frames()
-        lines = []
+        places: dict[str, list[str]] = {}  # what a thread runs and where it is -> names
         for t in sorted(left, key=lambda t: t.name):
             target = getattr(t, "_target", None)
             what = f" running {getattr(target, '__qualname__', target)}" if target else ""
             frame = frames.get(t.ident) if t.ident is not None else None
-            lines.append(f"    {t.name}{what}, now at {running_in_own_code(frame)}")
+            places.setdefault(f"{what}, now at {running_in_own_code(frame)}", []).append(t.name)
+        lines = []
+        for place, names in sorted(places.items(), key=lambda item: len(item[1])):
+            more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+            lines.append(f"    {names[0]}{more}{place}")
         pytest.fail(
             f"{len(left)} thread(s) still alive {THREAD_GRACE_SECONDS:g} s after the test"
             " ended:\n" + "\n".join(lines) + "\n"

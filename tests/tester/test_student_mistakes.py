@@ -218,7 +218,8 @@ def test_an_applier_that_Kill_never_wakes(handout: Path, tmp_path: Path) -> None
     assert "... Passed --" in out
     assert re.search(
         r"3 thread\(s\) still alive 3 s after the test ended:\n"
-        r"    raft-0-applier running Raft\.applier, now at raft/raft\.py:\d+, in applier: "
+        r"    raft-0-applier and 2 more running Raft\.applier, now at raft/raft\.py:\d+, "
+        r"in applier: "
         r"self\.apply_cond\.wait\(\)\n",
         out,
     ), out[-3000:]
