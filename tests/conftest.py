@@ -3,9 +3,10 @@
 * Every test must end every thread it started (labrpc-*, raft-*, tester-*, or any
   other): after the test and its fixtures are torn down, threads that were not alive
   when the test started get a short grace period to finish; any still alive after it
-  fail the test, listed by name with their stacks.
-* An uncaught exception in any thread fails the test: setup.cfg turns pytest's
-  PytestUnhandledThreadExceptionWarning into an error (checked on pytest 9).
+  fail the test, listed by what they run and where they are, with their stacks.
+* An uncaught exception in any thread fails the test: while a cluster runs, the
+  tester reports it as the test's cause (harness/thread_errors.py); outside one,
+  setup.cfg turns pytest's PytestUnhandledThreadExceptionWarning into an error.
 * Tests marked `browser` (the timeline's check in chromium) are left out unless
   `-m browser` asks for them (`make test-browser`); the run's summary says so.
 * A hang fails the test: pytest-timeout (setup.cfg: timeout) raises in the hung

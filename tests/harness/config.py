@@ -23,6 +23,12 @@ Differences forced by Python, not by taste:
   * applyCh is an unbounded queue.Queue, so a killed Raft never blocks on it
     after the tester stops reading.
   * Every random choice comes from cfg.rand, seeded by RAFTLAB_SEED when set.
+  * A panic in a goroutine ends Go's test process; an uncaught exception ends
+    only its Python thread, so the cluster takes threading.excepthook and fails
+    the test with it (harness/thread_errors.py).
+  * A Go test stuck on a lock is ended by the test binary's timeout; here a
+    tester call that has not returned in 5 s fails the test, and SIGUSR1 frees
+    the test's thread (harness/hangs.py).
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ class ThreadErrors:
             if self._previous is not None:
                 self._previous(args)
             return
-        summary = "".join(traceback.format_exception_only(args.exc_type, args.exc_value)).strip()
+        # The class's own name, as Python prints builtins: "LabrpcError: labrpc: ..."
+        summary = f"{args.exc_type.__name__}: {args.exc_value}".rstrip(": ")
         where, source = _own_frame(args.exc_traceback)
         key = (summary, where, source)
         with self._mu:
