@@ -260,13 +260,13 @@ class Config:
         self.heartbeats = HeartbeatRate(self.net.GetEndCount, lambda: self.endnames, self.warnf)
         # Told every event, in this order; the peers' handles read this list too.
         self.observers: list[Observer] = [self.safety, self.timeline, self.heartbeats]
-        # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
-        # rf.mu discipline (harness/race.py); off, nothing is patched.
         # An uncaught exception in a Raft thread fails the test as its cause.
         self.thread_errors = ThreadErrors(self._record)
         self.thread_errors.install()
         # A GetState/Start/Kill that does not return fails the test within seconds.
         self.calls = CallWatch(self._record, self.timeline.test, seed)
+        # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
+        # rf.mu discipline (harness/race.py); off, nothing is patched.
         self.race: racecheck.RaceChecker | None = None
         if racecheck.enabled() if race is None else race:
             if raft_class is None:
