@@ -6,13 +6,14 @@ PYTEST := $(PY) -m pytest
 STAMP := $(VENV)/.installed-test
 LINT_STAMP := $(VENV)/.installed-lint
 
-# make stress T=ManyElections N=200 P=2: see tools/stress.py
+# make stress T=ManyElections N=200 P=2: see tools/stress.py (P: 2 unless given)
+# make grade ... P=4: submissions at once (the CPU count unless given)
 T ?=
 N ?= 100
-P ?= 2
+P ?=
 
 .PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
-	lint bench stress handout clean
+	lint bench stress handout grade autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
@@ -48,14 +49,14 @@ test-browser: $(STAMP)
 	$(PYTEST) -m browser tests/tester/test_timeline.py
 
 lint: $(LINT_STAMP)
-	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools handout
-	$(VENV)/bin/mypy --strict raft labrpc labgob
+	$(VENV)/bin/ruff check raft labrpc labgob tests bench tools handout grade
+	$(VENV)/bin/mypy --strict raft labrpc labgob grade
 
 bench: $(STAMP)
 	$(PY) -m bench
 
 stress: $(STAMP)
-	$(PY) -m tools.stress '$(T)' -n $(N) -p $(P)
+	$(PY) -m tools.stress '$(T)' -n $(N) -p $(or $(P),2)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,19 @@ $(LINT_STAMP): $(STAMP)
 # The students' handout (handout/): dist/project3/ and dist/project3.tar.gz.
 handout: $(STAMP)
 	$(PY) -m handout
+
+# Course staff: grade a folder of submissions with the pristine handout (grade/).
+# make grade SUBMISSIONS=dir [PARTS="3A 3B"] [RUNS=3] [P=2]; results in grades/<date-time>/.
+SUBMISSIONS ?=
+PARTS ?=
+RUNS ?= 3
+grade: handout
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: give the folder of submissions, e.g. make grade SUBMISSIONS=~/project3-submissions"; exit 2; }
+	$(PY) -m grade '$(SUBMISSIONS)' --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) $(if $(P),-p $(P))
+
+# dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS and RUNS as for grade.
+autograder: handout
+	$(PY) -m grade.gradescope build --runs $(RUNS) $(if $(PARTS),--parts $(PARTS))
 
 clean:
 	rm -rf $(VENV) *.egg-info dist

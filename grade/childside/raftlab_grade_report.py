@@ -1,0 +1,49 @@
+"""pytest plugin loaded in every grading child (-p raftlab_grade_report).
+
+At the end of the session it writes --grade-report=PATH: each test's outcome
+in setup, call and teardown and, for a failure, pytest's report of it.  The
+grader counts a run as passed only when this file exists, says the test
+passed, and the child exited 0: a run that ends early (os._exit, a crash, a
+kill) never writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+_results: dict[str, dict[str, Any]] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--grade-report", default="", help="raftlab grading: write results here")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    entry = _results.setdefault(report.nodeid, {"phases": {}, "failure": ""})
+    entry["phases"][report.when] = report.outcome
+    if report.failed:
+        entry["failure"] += f"[{report.when}] {report.longreprtext}\n"
+    if report.outcome != "passed" and "message" not in entry:
+        entry["message"] = _message(report)
+
+
+def _message(report: pytest.TestReport) -> str:
+    """The failure's one line (AssertionError: ...), or a skip's reason."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
+        text = f"{report.outcome}: {longrepr[2]}"
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = str(crash.message) if crash is not None else report.longreprtext
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else report.outcome
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = session.config.getoption("grade_report")
+    if path:
+        with open(path, "w") as f:
+            json.dump({"exitstatus": int(exitstatus), "tests": _results}, f)

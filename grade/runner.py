@@ -1,0 +1,198 @@
+"""One run of one lab test against a student's raft.py, in a child process.
+
+The child is untrusted: it runs the student's code.  So each run gets a fresh
+copy of the pristine handout, a minimal environment, a wall-clock limit, and
+memory and file-size limits (childside/launch.py sets them in the child).  The
+run counts as passed only when the trusted parent sees the child exit 0 *and*
+finds the test passed in the report the child wrote at the end of its session
+(childside/raftlab_grade_report.py).  Anything else is a failed run, with the
+reason: it hung, crashed, was killed, or exited without a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grade.points import LabTest
+from grade.pristine import Pristine
+
+CHILDSIDE = Path(__file__).resolve().with_name("childside")
+MAX_REPORT = 4 * 1024 * 1024
+KEPT_OUTPUT = 64 * 1024  # of a failed run's output, its end
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A run's limits.  Go's tester allows a test 120 s, and pytest-timeout in the
+    handout 200 s; the wall-clock limit leaves a margin over both."""
+
+    seconds: float = 240.0
+    memory_bytes: int = 4 * 1024**3  # address space: a thread's stack counts too
+    file_bytes: int = 64 * 1024**2  # any one file the run writes
+
+
+@dataclass
+class Run:
+    """The outcome of one run."""
+
+    test: LabTest
+    number: int  # 1..RUNS
+    seed: int
+    passed: bool
+    reason: str  # "" when passed; else one line for the report
+    seconds: float
+    output: str  # the end of the child's output
+    failure: str  # pytest's report of the failure, from the child's report
+    files: dict[str, bytes]  # the run's timeline and full traceback, kept for the report
+
+
+def command_to_repeat(test: LabTest, seed: int) -> str:
+    """What a person runs in a handout with the submission's raft.py to repeat this run."""
+    return f"RAFTLAB_SEED={seed} python -m pytest '{test.node_id}'"
+
+
+def run_test(
+    pristine: Pristine, raft_source: bytes, test: LabTest, number: int, seed: int,
+    workdir: Path, limits: Limits,
+) -> Run:  # fmt: skip
+    """Run test once in a child, in workdir (made here, removed before returning)."""
+    copy = workdir / "handout"
+    pristine.copy_with(raft_source, copy)
+    (workdir / "tmp").mkdir()
+    report = workdir / "report.json"
+    output_path = workdir / "output.txt"
+    python = sys.executable
+    command = [
+        python, "-S", str(CHILDSIDE / "launch.py"), str(limits.memory_bytes),
+        str(limits.file_bytes), "--",
+        python, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
+    ]  # fmt: skip
+    start = time.monotonic()
+    with open(output_path, "wb") as output:
+        child = subprocess.Popen(
+            command, cwd=copy, env=_environment(copy, workdir, seed), stdin=subprocess.DEVNULL,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        timed_out = False
+        try:
+            child.wait(timeout=limits.seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill_group(child.pid)  # whatever it started dies with it
+        child.wait()
+    seconds = time.monotonic() - start
+    status = _read_report(report)
+    entry = status.get("tests", {}).get(test.node_id) if isinstance(status, dict) else None
+    phases = entry.get("phases", {}) if isinstance(entry, dict) else {}
+    reason = _reason(child.returncode, timed_out, limits, status, entry, phases)
+    run = Run(
+        test=test, number=number, seed=seed, passed=not reason, reason=reason,
+        seconds=seconds, output="", failure="", files={},
+    )  # fmt: skip
+    if reason:
+        run.output = _tail(output_path)
+        run.failure = (
+            str(entry.get("failure", ""))[-KEPT_OUTPUT:] if isinstance(entry, dict) else ""
+        )
+        run.files = _kept_files(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return run
+
+
+def _environment(copy: Path, workdir: Path, seed: int) -> dict[str, str]:
+    """Just what a run needs.  -S in the command and this PYTHONPATH let the child
+    import the handout's packages, then this interpreter's installed ones (pytest),
+    and never a raft installed in this environment (an editable install of the
+    repository would otherwise lend a submission the reference's modules)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join(
+            [str(copy), str(CHILDSIDE), sysconfig.get_paths()["purelib"]]
+        ),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "RAFTLAB_SEED": str(seed),
+        "RAFTLAB_TIMELINE_DIR": str(workdir / "kept"),
+    }
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_report(path: Path) -> object:
+    try:
+        if path.stat().st_size > MAX_REPORT:
+            return {"error": f"its report is over {MAX_REPORT} bytes"}
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        return {"error": f"its report cannot be read ({type(e).__name__})"}
+
+
+def _reason(
+    returncode: int, timed_out: bool, limits: Limits, status: object,
+    entry: object, phases: dict[str, str],
+) -> str:  # fmt: skip
+    """ "" for a passed run, else why it failed, most telling cause first."""
+    if timed_out:
+        return f"killed: still running after the {limits.seconds:g} s time limit"
+    if returncode < 0:
+        sig = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else ""
+        if -returncode == signal.SIGXFSZ:
+            return f"killed by {sig}: wrote a file over the {limits.file_bytes >> 20} MB limit"
+        return f"killed by signal {sig or -returncode}"
+    if status is None:
+        return f"exited ({returncode}) without a report: the run ended before pytest finished"
+    if isinstance(status, dict) and "error" in status:
+        return f"exited ({returncode}), but {status['error']}"
+    if not isinstance(entry, dict):
+        return f"exited ({returncode}); its report does not have this test"
+    failed = [when for when, outcome in phases.items() if outcome != "passed"]
+    if failed:
+        message = entry.get("message", "")
+        where = "" if failed == ["call"] else f" (in its {' and '.join(failed)})"
+        return f"failed{where}: {message}" if message else f"failed{where}"
+    if set(phases) != {"setup", "call", "teardown"}:
+        return f"exited ({returncode}); its report has only {', '.join(phases) or 'nothing'}"
+    if returncode != 0:
+        return f"the test passed, but pytest exited {returncode}"
+    return ""
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - KEPT_OUTPUT))
+        text = f.read().decode(errors="replace")
+    return ("[... earlier output cut ...]\n" if size > KEPT_OUTPUT else "") + text
+
+
+def _kept_files(workdir: Path) -> dict[str, bytes]:
+    """The failed run's timeline, full traceback and hang report, if it wrote them."""
+    kept: dict[str, bytes] = {}
+    raftlab = workdir / "handout" / ".raftlab"
+    for folder in (workdir / "kept", raftlab / "failures", raftlab / "hangs"):
+        if folder.is_dir() and not folder.is_symlink():
+            for path in sorted(folder.iterdir())[:4]:
+                if path.is_file() and not path.is_symlink() and path.stat().st_size < 8 << 20:
+                    kept[path.name] = path.read_bytes()
+    return kept
