@@ -97,7 +97,8 @@ def _tar_members(tf: tarfile.TarFile) -> Iterator[_Member]:
             what = (
                 "a symbolic link" if info.issym()
                 else "a hard link" if info.islnk()
-                else "a device file" if info.isdev()
+                else "a FIFO" if info.isfifo()
+                else "a device file" if info.ischr() or info.isblk()
                 else "a special file"
             )  # fmt: skip
             raise Refused(f"member {info.name!r} is {what}; only files and folders are accepted")

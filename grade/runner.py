@@ -164,6 +164,9 @@ def _reason(
     if isinstance(status, dict) and "error" in status:
         return f"exited ({returncode}), but {status['error']}"
     if not isinstance(entry, dict):
+        errors = status.get("collect_errors") if isinstance(status, dict) else None
+        if errors:
+            return f"the test could not be loaded: {errors[0]}"
         return f"exited ({returncode}); its report does not have this test"
     failed = [when for when, outcome in phases.items() if outcome != "passed"]
     if failed:

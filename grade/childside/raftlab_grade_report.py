@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 _results: dict[str, dict[str, Any]] = {}
+_collect_errors: list[str] = []  # why a test file could not be imported
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,7 +31,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry["message"] = _message(report)
 
 
-def _message(report: pytest.TestReport) -> str:
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        lines = [line for line in report.longreprtext.splitlines() if line.startswith("E ")]
+        _collect_errors.append((lines[-1][1:].strip() if lines else report.longreprtext)[:300])
+
+
+def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
     """The failure's one line (AssertionError: ...), or a skip's reason."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
@@ -46,4 +53,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = session.config.getoption("grade_report")
     if path:
         with open(path, "w") as f:
-            json.dump({"exitstatus": int(exitstatus), "tests": _results}, f)
+            report = {"exitstatus": int(exitstatus), "tests": _results}
+            json.dump(report | {"collect_errors": _collect_errors}, f)

@@ -1,0 +1,88 @@
+"""Planted submissions for the grader's tests: each is the one-file reference
+(handout/reference.py) or the skeleton, with one thing added at the end of the
+file, using only the lab's API names (Make, RequestVote, sendRequestVote)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+from handout.reference import single_file
+
+NEVER_ELECTS = """
+
+_request_vote = Raft.RequestVote
+
+
+def _never_grant(self: Raft, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+    _request_vote(self, args, reply)
+    reply.VoteGranted = False  # planted: no candidate ever wins
+
+
+Raft.RequestVote = _never_grant  # type: ignore[method-assign]
+"""
+
+HOLDS_MU_ACROSS_CALL = """
+
+_send_request_vote = Raft.sendRequestVote
+
+
+def _send_holding_mu(self: Raft, server: int, args: RequestVoteArgs, reply: RequestVoteReply):
+    with self.mu:  # planted: mu held across Calls, one of them to this peer's own handler
+        self.peers[self.me].Call("Raft.RequestVote", args, RequestVoteReply())
+        return _send_request_vote(self, server, args, reply)
+
+
+Raft.sendRequestVote = _send_holding_mu  # type: ignore[method-assign]
+"""
+
+EXITS = """
+
+
+def Make(*args, **kwargs):  # type: ignore[no-redef]
+    import os
+
+    os._exit(0)  # planted: the process ends with status 0 before any report
+"""
+
+PATCHES_TESTER = """
+
+_make = Make
+
+
+def Make(*args, **kwargs):  # type: ignore[no-redef]
+    import sys
+
+    config = sys.modules.get("harness.config")
+    if config is not None:  # planted: the tester's check replaced from inside Make
+        config.Config.checkOneLeader = lambda self: 0
+    return _make(*args, **kwargs)
+"""
+
+BROKEN_NETWORK = b'raise ImportError("planted: this labrpc/network.py must never be used")\n'
+
+
+def reference() -> bytes:
+    return single_file().encode()
+
+
+def skeleton(handout_root: Path) -> bytes:
+    return (handout_root / "raft" / "raft.py").read_bytes()
+
+
+def tar_gz(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def zip_file(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return path
