@@ -13,7 +13,7 @@ N ?= 100
 P ?=
 
 .PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
-	lint bench stress handout grade autograder clean
+	lint bench stress handout grade bench-grade autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
@@ -82,6 +82,11 @@ RUNS ?= 3
 grade: handout
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: give the folder of submissions, e.g. make grade SUBMISSIONS=~/project3-submissions"; exit 2; }
 	$(PY) -m grade '$(SUBMISSIONS)' --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) $(if $(P),-p $(P))
+
+# The grader's figures: COPIES copies of the reference graded at the default P.
+COPIES ?= 20
+bench-grade: handout
+	$(PY) -m bench.grading --copies $(COPIES) --runs $(RUNS) --parts $(or $(PARTS),3A) $(if $(P),-p $(P))
 
 # dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS and RUNS as for grade.
 autograder: handout

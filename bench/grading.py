@@ -1,0 +1,80 @@
+"""The grader's figures: grade N copies of the reference as course staff would.
+
+    python -m bench.grading [--copies 20] [--parts 3A] [--runs 3] [-p P]
+    (make bench-grade COPIES=20 PARTS=3A RUNS=3)
+
+Each copy is the one-file reference (handout/reference.py) packed as
+project3_RefNN.tar.gz; `python -m grade` grades the folder at the default P
+(or -p).  It prints the wall time, submissions per hour, and the points lost:
+a correct Raft must lose none however loaded the machine is.  Not pinned to one
+CPU, unlike python -m bench: the default P follows the CPUs this process may use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from grade.__main__ import HANDOUT, default_parallel
+from handout.reference import single_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.grading", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--copies", type=int, default=20)
+    parser.add_argument("--parts", nargs="*", default=["3A"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("-p", "--parallel", type=int, default=default_parallel())
+    args = parser.parse_args(argv)
+    source = single_file().encode()
+    with tempfile.TemporaryDirectory(prefix="raftlab-bench-grading-") as tmp:
+        folder = Path(tmp) / "submissions"
+        folder.mkdir()
+        for n in range(1, args.copies + 1):
+            with tarfile.open(folder / f"project3_Ref{n:02d}.tar.gz", "w:gz") as tar:
+                info = tarfile.TarInfo("raft/raft.py")
+                info.size = len(source)
+                tar.addfile(info, io.BytesIO(source))
+        out = Path(tmp) / "grades"
+        command = [
+            sys.executable, "-m", "grade", str(folder), "--runs", str(args.runs),
+            "-p", str(args.parallel), "--out", str(out), "--handout", str(HANDOUT),
+            "--parts", *args.parts,
+        ]  # fmt: skip
+        start = time.monotonic()
+        done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        seconds = time.monotonic() - start
+        if done.returncode != 0:
+            print(done.stdout)
+            return done.returncode
+        (run_dir,) = out.iterdir()
+        with open(run_dir / "grades.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        failed = sorted((run_dir).glob("*/failed/*.txt"))
+        lost = sum(float(r["max_score"]) - float(r["score"]) for r in rows)
+        print(
+            f"grading: {args.copies} copies of the reference, parts {' '.join(args.parts)}, "
+            f"RUNS={args.runs}, P={args.parallel}: {seconds:.0f} s wall, "
+            f"{seconds / args.copies:.1f} s a submission, "
+            f"{3600 * args.copies / seconds:.0f} submissions/hour"
+        )
+        print(f"grading: lost points {lost:g} of {sum(float(r['max_score']) for r in rows):g}; "
+              f"failed runs {len(failed)}")  # fmt: skip
+        for path in failed:
+            print(f"  {path.parent.parent.name}: {path.read_text().splitlines()[1]}")
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
