@@ -159,6 +159,14 @@ def _results(result: grader.Result, visibility: str) -> dict[str, Any]:
             "output": output[:MAX_TEST_OUTPUT],
             "visibility": visibility,
         })  # fmt: skip
+    if result.flags:  # a hidden test is shown to the staff only
+        tests.append({
+            "name": "FLAGGED FOR REVIEW (staff only)",
+            "score": 0.0,
+            "max_score": 0.0,
+            "output": "The scan of raft.py found:\n" + "\n".join(result.flags),
+            "visibility": "hidden",
+        })  # fmt: skip
     times = "once" if runs == 1 else f"{runs} times"
     summary = (
         f"Refused: {result.refused}" if result.refused

@@ -73,9 +73,8 @@ def check_fields(results: dict[str, Any]) -> None:
         assert set(test) <= TEST_FIELDS
         assert isinstance(test["name"], str) and isinstance(test["output"], str)
         assert isinstance(test["score"], float | int) and isinstance(test["max_score"], float | int)
-        assert (
-            test["status"] in ("passed", "failed") and test["visibility"] in gradescope.VISIBILITY
-        )
+        assert test.get("status", "failed") in ("passed", "failed")
+        assert test["visibility"] in gradescope.VISIBILITY
 
 
 def test_the_reference_gets_full_marks(autograder_zip: Path, tmp_path: Path) -> None:
@@ -115,3 +114,12 @@ def test_a_refused_upload_scores_zero_with_the_reason(autograder_zip: Path, tmp_
     assert results["score"] == 0
     assert results["output"].startswith("Refused: member '../x' climbs out with '..'")
     assert results["extra_data"]["refused"]
+
+
+def test_flags_reach_the_staff_in_a_hidden_entry(autograder_zip: Path, tmp_path: Path) -> None:
+    upload = {"raft.py": planted.reference() + planted.EXITS.encode()}
+    results = run_autograder(autograder_zip, tmp_path / "autograder", upload)
+    hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]
+    assert [t["name"] for t in hidden] == ["FLAGGED FOR REVIEW (staff only)"]
+    assert "uses os._exit" in hidden[0]["output"] and hidden[0]["max_score"] == 0
+    assert results["score"] == 0 and results["extra_data"]["flags"]
