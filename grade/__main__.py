@@ -104,25 +104,29 @@ def main(argv: list[str] | None = None) -> int:
             done[0] += 1
             progress.advance(task, per_submission - sum(len(r) for r in result.runs.values()))
             progress.update(task, description=f"grading ({done[0]}/{len(submissions)} submissions)")
+            outcome = "refused" if result.refused else f"{result.score:g}/{result.max_score:g}"
+            flagged = ", flagged for review" if result.flags else ""
+            progress.console.print(  # above the bar; the only progress where there is no terminal
+                f"graded {result.submission.name}: {outcome}{flagged} "
+                f"({done[0]} of {len(submissions)}, {time.monotonic() - started:.0f} s)",
+                markup=False,
+            )
 
-        results = grader.grade_all(
-            submissions, pristine, tests, args.runs, args.parallel, limits, on_run, on_done
-        )
+        try:
+            results = grader.grade_all(
+                submissions, pristine, tests, args.runs, args.parallel, limits, on_run, on_done
+            )
+        except KeyboardInterrupt:
+            console.print("grade: interrupted; every run was stopped and no grades were written")
+            return 130
     csv_path = report.write_all(out, results, tests)
     report.print_summary(results, tests, Console())
     minutes = (time.monotonic() - started) / 60
     print(
-        f"grade: {len(results)} submissions in {minutes:.1f} min; wrote {_show(csv_path)} "
-        f"and a report per submission in {_show(out)}/"
+        f"grade: {len(results)} submissions in {minutes:.1f} min; wrote {csv_path} "
+        f"and a report per submission in {out}/"
     )
     return 0
-
-
-def _show(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grade import archive, scan
+from grade import archive, runner, scan
 from grade.points import LabTest
 from grade.pristine import Pristine
 from grade.runner import Limits, Run, run_test
@@ -149,5 +149,11 @@ def grade_all(
             on_done(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="grade") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="grade")
+    try:
         return list(pool.map(one, submissions))
+    except BaseException:  # Ctrl-C: kill the children now, rather than wait for them
+        runner.stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,26 @@ from grade.pristine import Pristine
 CHILDSIDE = Path(__file__).resolve().with_name("childside")
 MAX_REPORT = 4 * 1024 * 1024
 KEPT_OUTPUT = 64 * 1024  # of a failed run's output, its end
+
+
+# The children running now, so that an interrupted grading leaves none behind.
+_live_lock = threading.Lock()  # guards _live and _stopping
+_live: set[int] = set()  # their process groups
+_stopping = False
+
+
+class Stopped(Exception):
+    """Grading was interrupted (stop_all); no more runs start."""
+
+
+def stop_all() -> None:
+    """Kill every running child's process group, and start no more."""
+    global _stopping
+    with _live_lock:
+        _stopping = True
+        groups = list(_live)
+    for group in groups:
+        _kill_group(group)
 
 
 @dataclass(frozen=True)
@@ -78,18 +99,25 @@ def run_test(
         "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
     ]  # fmt: skip
     start = time.monotonic()
-    with open(output_path, "wb") as output:
-        child = subprocess.Popen(
-            command, cwd=copy, env=_environment(copy, workdir, seed), stdin=subprocess.DEVNULL,
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        timed_out = False
-        try:
-            child.wait(timeout=limits.seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        _kill_group(child.pid)  # whatever it started dies with it
-        child.wait()
+    with _live_lock:
+        if _stopping:
+            raise Stopped
+        with open(output_path, "wb") as output:
+            child = subprocess.Popen(
+                command, cwd=copy, env=_environment(copy, workdir, seed),
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        _live.add(child.pid)
+    timed_out = False
+    try:
+        child.wait(timeout=limits.seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    _kill_group(child.pid)  # whatever it started dies with it
+    child.wait()
+    with _live_lock:
+        _live.discard(child.pid)
     seconds = time.monotonic() - start
     status = _read_report(report)
     entry = status.get("tests", {}).get(test.node_id) if isinstance(status, dict) else None
