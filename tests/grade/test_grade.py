@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import planted
@@ -145,3 +147,30 @@ def test_a_test_scores_only_when_every_run_passed() -> None:
     assert (result.passed(test), result.earned(test)) == (2, 0.0)
     result.runs[test.node_id][2] = run(True)
     assert (result.passed(test), result.score, result.max_score) == (3, 50.0, 50.0)
+
+
+def test_ctrl_c_stops_every_run_and_leaves_nothing(handout_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in ("A", "B", "C"):
+        planted.tar_gz(folder / f"project3_{name}.tar.gz", {"raft/raft.py": planted.reference()})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    grading = subprocess.Popen(
+        [sys.executable, "-m", "grade", str(folder), "--parts", "3A", "-p", "2",
+         "--out", str(tmp_path / "grades"), "--handout", str(handout_root / ".handout")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(tmp.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # until both submissions have started
+    time.sleep(2)
+    grading.send_signal(signal.SIGINT)
+    output, _ = grading.communicate(timeout=30)
+    assert grading.returncode == 130, output
+    assert "interrupted; every run was stopped and no grades were written" in output
+    assert list(tmp.iterdir()) == []
+    assert not (tmp_path / "grades").exists() or not any((tmp_path / "grades").rglob("*.csv"))
+    left = subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True)
+    assert left.stdout == "", "children left running"
