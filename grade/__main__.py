@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handout", type=Path, default=HANDOUT, help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=float, default=Limits.seconds, help="seconds per run")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too, as Ctrl-C does
     console = Console(stderr=True)
     if args.runs < 1 or args.parallel < 1:
         console.print("grade: RUNS and P must be at least 1")
@@ -126,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         f"and a report per submission in {out}/"
     )
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
