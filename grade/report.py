@@ -129,6 +129,10 @@ def summary_table(results: list[Result], tests: list[LabTest]) -> Table:
     return table
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _cell(k: int, n: int) -> str:
     color = "green" if k == n else "red" if k == 0 else "yellow"
     return f"[{color}]{k}/{n}[/]"
@@ -141,7 +145,7 @@ def print_summary(results: list[Result], tests: list[LabTest], console: Console)
             console.print(f"{r.submission.name}: refused: {r.refused}", markup=False)
         elif r.flags:
             console.print(
-                f"{r.submission.name}: flagged for review ({len(r.flags)} findings; "
+                f"{r.submission.name}: flagged for review ({_count(len(r.flags), 'finding')}; "
                 f"{r.flags[0]}{', ...' if len(r.flags) > 1 else ''})",
                 markup=False,
             )
