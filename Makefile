@@ -11,7 +11,7 @@ T ?=
 N ?= 100
 P ?= 2
 
-.PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
+.PHONY: test test-3A test-3B test-3C test-3D test-lab test-tester test-reference test-race test-browser \
 	lint bench stress handout clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
@@ -27,6 +27,9 @@ test-3B: $(STAMP)
 
 test-3C: $(STAMP)
 	$(PYTEST) -k 3C tests/lab
+
+test-3D: $(STAMP)
+	$(PYTEST) -k 3D tests/lab
 
 test-lab: $(STAMP)
 	$(PYTEST) tests/lab
