@@ -4,13 +4,14 @@ The checks see the scripted peers as the tester does, through observe.Peer handl
 
 from __future__ import annotations
 
-import queue
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness.config import _STOP, Config, make_config
+from harness.applych import ApplyChannel
+from harness.config import Config, make_config
 from harness.observe import Observer, Peer
 from harness.safety import Safety
 
@@ -128,11 +129,17 @@ def test_a_raft_without_inspect_is_checked_through_GetState_and_Start() -> None:
 
 def apply(cfg: Config, server: int, *msgs: tuple[int, Any]) -> None:
     """Run server's applier over these (index, command) messages."""
-    ch: queue.Queue[Any] = queue.Queue()
-    for index, command in msgs:
-        ch.put(ApplyMsg(CommandValid=True, Command=command, CommandIndex=index))
-    ch.put(_STOP)
+    ch = ApplyChannel(server, cfg._record)
+
+    def send() -> None:
+        for index, command in msgs:
+            ch.put(ApplyMsg(CommandValid=True, Command=command, CommandIndex=index))
+        ch.close()
+
+    sender = threading.Thread(target=send, name="test-sender")
+    sender.start()
     cfg.applier(server, ch)
+    sender.join()
 
 
 def test_a_diverging_apply_fails_the_test() -> None:
