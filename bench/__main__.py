@@ -28,7 +28,12 @@ def thread_figures(quick: bool) -> None:
     print(f"peak threads during Figure8Unreliable: {raft_bench.peak_threads_figure8_unreliable()}")
 
 
-SECTIONS = {"labrpc": labrpc_figures, "raft": raft_bench.report, "threads": thread_figures}
+SECTIONS = {
+    "labrpc": labrpc_figures,
+    "raft": raft_bench.report,
+    "snapshots": raft_bench.snapshot_report,
+    "threads": thread_figures,
+}
 
 
 def main(argv: list[str]) -> None:
