@@ -72,7 +72,8 @@ def test_the_handout_holds_the_lab_and_no_solution(handout: Path) -> None:
     for rel in files - {".handout/pristine.tar.gz"}:
         text = (handout / rel).read_text()
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, rel
-    for target in ("test-3A:", "test-3B:", "test-3C:", "test-3D:", "test-race:", "stress:", "submit:"):
+    targets = ("test-3A:", "test-3B:", "test-3C:", "test-3D:", "test-race:", "stress:", "submit:")
+    for target in targets:
         assert target in (handout / "Makefile").read_text()
 
 
