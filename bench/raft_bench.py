@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import queue
-import resource
 import statistics
 import sys
 import threading
@@ -165,7 +164,7 @@ class Stretch:
 
     commands: int  # applied on all 3 peers by the end of it
     seconds: float  # since the run began
-    peak_rss: int  # bytes, the largest sample in this part
+    peak_rss: int  # bytes, the largest sample (every 50 ms) of this process's RSS in this part
     peak_state: int  # bytes, the largest persisted Raft state of any peer in this part
 
 
@@ -255,18 +254,20 @@ def snapshot_run(commands: int = 200_000, parts: int = 4, window: int = 1000) ->
 
 def snapshot_report(quick: bool) -> None:
     commands = 20_000 if quick else 200_000
-    stretches = snapshot_run(commands)
-    last = stretches[-1]
+    runs = [snapshot_run(commands) for _ in range(1 if quick else 3)]
+    rates = [run[-1].commands / run[-1].seconds for run in runs]
     print(
-        f"raft with snapshots every {SNAPSHOT_INTERVAL} entries: {last.commands} commands "
-        f"through 3 peers in {last.seconds:.1f} s, {last.commands / last.seconds:.0f} "
-        f"commands/s applied on all 3"
+        f"raft with snapshots every {SNAPSHOT_INTERVAL} entries, {commands} commands through "
+        f"3 peers: {statistics.median(rates):6.0f} commands/s applied on all 3, median of "
+        f"{len(runs)} ({', '.join(f'{x:.0f}' for x in rates)})"
     )
-    print("    commands applied   peak RSS   largest persisted Raft state (per stretch)")
-    for s in stretches:
-        print(f"    {s.commands:16d} {s.peak_rss / 2**20:8.1f} MiB {s.peak_state:10d} bytes")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"    process peak RSS (ru_maxrss, every section so far): {peak:.1f} MiB")
+    for n, run in enumerate(runs, start=1):
+        rss = " ".join(f"{s.peak_rss / 2**20:.1f}" for s in run)
+        state = " ".join(str(s.peak_state) for s in run)
+        print(
+            f"    run {n}, per quarter of the commands: peak RSS {rss} MiB; "
+            f"largest persisted Raft state {state} bytes"
+        )
 
 
 def percentile(xs: list[float], p: float) -> float:
