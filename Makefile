@@ -12,8 +12,8 @@ T ?=
 N ?= 100
 P ?=
 
-.PHONY: test test-3A test-3B test-3C test-lab test-tester test-reference test-race test-browser \
-	lint bench stress handout grade bench-grade autograder clean
+.PHONY: test test-3A test-3B test-3C test-3D test-lab test-tester test-reference test-race \
+	test-browser lint bench stress handout grade bench-grade autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
@@ -28,6 +28,9 @@ test-3B: $(STAMP)
 
 test-3C: $(STAMP)
 	$(PYTEST) -k 3C tests/lab
+
+test-3D: $(STAMP)
+	$(PYTEST) -k 3D tests/lab
 
 test-lab: $(STAMP)
 	$(PYTEST) tests/lab

@@ -31,10 +31,11 @@ dTerm = "term"  # a higher term seen: currentTerm changes, step down
 dLog = "log"  # Start, entries appended, conflicts, truncations, nextIndex backing up
 dCommit = "commit"  # commitIndex advances, entries applied
 dPersist = "persist"  # state saved and restored
+dSnap = "snap"  # snapshots taken, sent and installed (3D)
 dDrop = "drop"  # RPCs lost or unanswered
 dTest = "test"  # the tester's events (connect, crash, Start, commit, checks)
 
-TOPICS = (dTimer, dVote, dLeader, dTerm, dLog, dCommit, dPersist, dDrop, dTest)
+TOPICS = (dTimer, dVote, dLeader, dTerm, dLog, dCommit, dPersist, dSnap, dDrop, dTest)
 
 ENV = "RAFTLAB_DEBUG"
 

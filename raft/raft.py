@@ -19,11 +19,13 @@ See the comments below for each of these for more details.
 # The sections follow the figure's boxes in order: State, the AppendEntries RPC,
 # the RequestVote RPC, then the Rules for Servers (all servers, followers,
 # candidates, leaders); the one rule beyond the figure, check_quorum, is marked
-# as such.  One lock, `mu`, guards every field of the State box and the
-# bookkeeping next to it.  Threads: a ticker (elections and heartbeats), an
-# applier (the only writer to applyCh, and it never holds `mu` while it does),
-# and one short-lived thread per RPC, so a slow or unreachable peer never stalls
-# the others or the lock.
+# as such.  Figure 13's InstallSnapshot RPC (part 3D) follows AppendEntries, and
+# the log (raft/log.py) keeps its lastIncludedIndex and lastIncludedTerm, so
+# every index below is an absolute log index, as in the paper.  One lock, `mu`,
+# guards every field of the State box and the bookkeeping next to it.  Threads:
+# a ticker (elections and heartbeats), an applier (the only writer to applyCh,
+# and it never holds `mu` while it does), and one short-lived thread per RPC, so
+# a slow or unreachable peer never stalls the others or the lock.
 #
 # `make handout` turns this file into the students' skeleton: each marked
 # solution block gives way to the commented text of its skeleton part, if any
@@ -44,7 +46,18 @@ from typing import Any, ClassVar
 
 import labgob
 from labrpc import ClientEnd
-from raft.debug import DPrintf, dCommit, dDrop, dLeader, dLog, dPersist, dTerm, dTimer, dVote
+from raft.debug import (
+    DPrintf,
+    dCommit,
+    dDrop,
+    dLeader,
+    dLog,
+    dPersist,
+    dSnap,
+    dTerm,
+    dTimer,
+    dVote,
+)
 from raft.log import Log, LogEntry
 from raft.persister import Persister
 
@@ -119,7 +132,22 @@ class AppendEntriesReply:
     # Fast backup (the 6.5840 lab guide): enough for the leader to skip a whole term at a time.
     XTerm: int = -1  # term of the conflicting entry, or -1 if the log is too short
     XIndex: int = 0  # index of the first entry with XTerm
-    XLen: int = 0  # length of the follower's log, counting the sentinel
+    XLen: int = 0  # length of the follower's log, counting the sentinel: its last index + 1
+
+
+@dataclass
+class InstallSnapshotArgs:
+    # Figure 13, without chunks: the whole snapshot in one RPC (no offset, no done).
+    Term: int = 0  # leader's term
+    LeaderId: int = 0  # so follower can redirect clients
+    LastIncludedIndex: int = 0  # the snapshot replaces all entries up through this index
+    LastIncludedTerm: int = 0  # term of lastIncludedIndex
+    Data: bytes = b""  # raw bytes of the snapshot
+
+
+@dataclass
+class InstallSnapshotReply:
+    Term: int = 0  # currentTerm, for leader to update itself
 
 
 # END SOLUTION
@@ -151,7 +179,14 @@ class RequestVoteReply:
 
 
 # BEGIN SOLUTION
-for _cls in (AppendEntriesArgs, AppendEntriesReply, RequestVoteArgs, RequestVoteReply):
+for _cls in (
+    AppendEntriesArgs,
+    AppendEntriesReply,
+    InstallSnapshotArgs,
+    InstallSnapshotReply,
+    RequestVoteArgs,
+    RequestVoteReply,
+):
     labgob.Register(_cls)
 
 
@@ -187,6 +222,9 @@ class Raft:
         self.current_term = 0  # latest term server has seen
         self.voted_for: int | None = None  # candidateId that received vote in current term
         self.log = Log()  # log entries; first index is 1, as in the paper
+        # Figure 13: the log after a snapshot starts past log.snapshot_index
+        # (lastIncludedIndex), and the snapshot is saved with the state above.
+        self.snapshot = b""  # the service's latest snapshot, through log.snapshot_index
 
         # Volatile state on all servers.
         self.commit_index = 0  # index of highest log entry known to be committed
@@ -238,13 +276,17 @@ class Raft:
         the second argument to persister.Save(); after, pass the current snapshot
         (or None if there's not yet a snapshot)."""
         # BEGIN SOLUTION
-        # currentTerm, votedFor and log[]; called with mu held, after every change to them.
+        # currentTerm, votedFor and log[] (from lastIncludedIndex and lastIncludedTerm on),
+        # with the snapshot that holds the entries before; called with mu held, after
+        # every change to them.
         w = io.BytesIO()
         e = labgob.NewEncoder(w)
         e.Encode(self.current_term)
         e.Encode(self.voted_for)
+        e.Encode(self.log.snapshot_index)
+        e.Encode(self.log.snapshot_term)
         e.Encode(self.log.to_bytes())
-        self.persister.Save(w.getvalue(), None)
+        self.persister.Save(w.getvalue(), self.snapshot or None)
         self.log_unsaved = False
         self.dprintf(dPersist, "save votedFor=%s, last %d", self.voted_for, self.log.last_index())
         # SKELETON
@@ -265,22 +307,34 @@ class Raft:
         # BEGIN SOLUTION
         try:
             d = labgob.NewDecoder(data)
-            current_term, voted_for, entries = d.Decode(), d.Decode(), d.Decode()
+            current_term, voted_for = d.Decode(), d.Decode()
+            snapshot_index, snapshot_term, entries = d.Decode(), d.Decode(), d.Decode()
             if (
                 type(current_term) is not int
                 or not (voted_for is None or type(voted_for) is int)
+                or type(snapshot_index) is not int
+                or type(snapshot_term) is not int
                 or type(entries) is not bytes
             ):
                 raise ValueError(
-                    f"expected (current_term: int, voted_for: int | None, log: bytes), got "
+                    f"expected (current_term: int, voted_for: int | None, "
+                    f"last_included_index: int, last_included_term: int, log: bytes), got "
                     f"({type(current_term).__name__}, {type(voted_for).__name__}, "
+                    f"{type(snapshot_index).__name__}, {type(snapshot_term).__name__}, "
                     f"{type(entries).__name__})"
                 )
-            log = Log.from_bytes(entries)
+            log = Log.from_bytes(entries, snapshot_index, snapshot_term)
         except (labgob.LabgobError, EOFError, ValueError) as e:
             raise ValueError(f"raft {self.me}: persisted state is corrupt: {e}") from None
         self.current_term, self.voted_for, self.log = current_term, voted_for, log
-        self.dprintf(dPersist, "restore votedFor=%s, last %d", voted_for, log.last_index())
+        # The service restores its state from the snapshot itself (the tester does, in
+        # start1); Raft carries on after it, and saves it again with its next state.
+        self.snapshot = self.persister.ReadSnapshot()
+        self.commit_index = self.last_applied = log.snapshot_index
+        self.dprintf(
+            dPersist, "restore votedFor=%s, snapshot through %d, last %d",
+            voted_for, log.snapshot_index, log.last_index(),
+        )  # fmt: skip
         # SKELETON
         # # Your code here (3C).
         # # Example:
@@ -298,7 +352,23 @@ class Raft:
         """The service says it has created a snapshot that has all info up to and
         including index.  This means the service no longer needs the log through
         (and including) that index.  Raft should now trim its log as much as possible."""
-        # Your code here (3D).
+        # BEGIN SOLUTION
+        with self.mu:
+            if index <= self.log.snapshot_index:
+                return  # an older snapshot than the one Raft has (InstallSnapshot came first)
+            if index > self.last_applied:
+                raise ValueError(
+                    f"raft {self.me}: Snapshot({index}, ...) names an entry not yet applied "
+                    f"(applied through {self.last_applied}); a service snapshots only what "
+                    "it has received on applyCh"
+                )
+            self.log.compact(index)
+            self.snapshot = snapshot
+            self.persist()
+            self.dprintf(dSnap, "snapshot through %d", index)
+        # SKELETON
+        # # Your code here (3D).
+        # END SOLUTION
 
     # BEGIN SOLUTION
     # -- AppendEntries RPC --------------------------------------------------------
@@ -316,16 +386,27 @@ class Raft:
             self.state = FOLLOWER
             self.reset_election_timer()
 
+            # Entries through lastIncludedIndex are committed and in the snapshot
+            # (Figure 13); only those after it are compared and appended.
+            prev, prev_term, entries = args.PrevLogIndex, args.PrevLogTerm, args.Entries or []
+            if prev < self.log.snapshot_index:
+                skip = min(self.log.snapshot_index - prev, len(entries))
+                if skip:
+                    prev, prev_term, entries = prev + skip, entries[skip - 1].Term, entries[skip:]
+
             # 2. Reply false if log doesn't contain an entry at prevLogIndex
             #    whose term matches prevLogTerm (§5.3).
-            if args.PrevLogIndex > self.log.last_index():
-                reply.XTerm, reply.XLen = -1, len(self.log)
-                self.dprintf(dLog, "reject S%d: no entry %d", args.LeaderId, args.PrevLogIndex)
+            if prev > self.log.last_index():
+                reply.XTerm, reply.XLen = -1, self.log.last_index() + 1
+                self.dprintf(dLog, "reject S%d: no entry %d", args.LeaderId, prev)
                 return
-            if self.log[args.PrevLogIndex].Term != args.PrevLogTerm:
-                reply.XTerm = self.log[args.PrevLogIndex].Term
-                reply.XIndex = args.PrevLogIndex
-                while self.log[reply.XIndex - 1].Term == reply.XTerm:
+            if prev >= self.log.snapshot_index and self.log[prev].Term != prev_term:
+                reply.XTerm = self.log[prev].Term
+                reply.XIndex = prev
+                while (
+                    reply.XIndex - 1 > self.log.snapshot_index
+                    and self.log[reply.XIndex - 1].Term == reply.XTerm
+                ):
                     reply.XIndex -= 1
                 self.dprintf(dLog, "reject S%d: conflict T%d", args.LeaderId, reply.XTerm)
                 return
@@ -333,9 +414,8 @@ class Raft:
             # 3. If an existing entry conflicts with a new one (same index but
             #    different terms), delete the existing entry and all that follow it (§5.3).
             # 4. Append any new entries not already in the log.
-            entries = args.Entries or []
             for i, entry in enumerate(entries):
-                index = args.PrevLogIndex + 1 + i
+                index = prev + 1 + i
                 if index > self.log.last_index() or self.log[index].Term != entry.Term:
                     self.dprintf(dLog, "cut at %d, append %d entries", index, len(entries) - i)
                     self.log.truncate(index)
@@ -345,7 +425,7 @@ class Raft:
 
             # 5. If leaderCommit > commitIndex, set commitIndex =
             #    min(leaderCommit, index of last new entry).
-            last_new = args.PrevLogIndex + len(entries)
+            last_new = prev + len(entries)
             if args.LeaderCommit > self.commit_index and last_new > self.commit_index:
                 self.commit_index = min(args.LeaderCommit, last_new)
                 self.dprintf(dCommit, "commitIndex %d", self.commit_index)
@@ -353,6 +433,45 @@ class Raft:
             if self.log_unsaved:  # a former leader's own entries: save before acknowledging them
                 self.persist()
             reply.Success = True
+
+    # -- InstallSnapshot RPC (Figure 13) -------------------------------------------
+
+    def InstallSnapshot(self, args: InstallSnapshotArgs, reply: InstallSnapshotReply) -> None:
+        """Invoked by leader to send a snapshot to a follower that lags behind the
+        start of the leader's log (§7), in one piece: the lab leaves out chunks."""
+        with self.mu:
+            self.observe_term(args.Term)
+            reply.Term = self.current_term
+            # 1. Reply immediately if term < currentTerm.
+            if args.Term < self.current_term:
+                self.dprintf(dSnap, "reject S%d: stale T%d", args.LeaderId, args.Term)
+                return
+            self.state = FOLLOWER
+            self.reset_election_timer()
+            if args.LastIncludedIndex <= self.commit_index:
+                # Committed here already: the service has, or will be sent, these entries.
+                return
+            # 6. If existing log entry has same index and term as snapshot's last
+            #    included entry, retain log entries following it.
+            if (
+                args.LastIncludedIndex <= self.log.last_index()
+                and self.log[args.LastIncludedIndex].Term == args.LastIncludedTerm
+            ):
+                self.log.compact(args.LastIncludedIndex)
+            else:
+                # 7. Discard the entire log.
+                self.log = Log(
+                    snapshot_index=args.LastIncludedIndex, snapshot_term=args.LastIncludedTerm
+                )
+            self.snapshot = args.Data
+            self.persist()
+            # 8. Reset state machine using snapshot contents: the applier sends the
+            #    snapshot on applyCh, after what it has sent and before what follows.
+            self.commit_index = args.LastIncludedIndex
+            self.apply_cond.notify()
+            self.dprintf(
+                dSnap, "install S%d's snapshot through %d", args.LeaderId, args.LastIncludedIndex
+            )
 
     # -- RequestVote RPC ----------------------------------------------------------
 
@@ -425,17 +544,32 @@ class Raft:
 
     def applier(self) -> None:
         """If commitIndex > lastApplied: increment lastApplied, apply
-        log[lastApplied] to state machine (§5.3)."""
+        log[lastApplied] to state machine (§5.3).  A snapshot from the leader
+        (InstallSnapshot) takes the place of the entries it holds."""
         while True:
+            snapshot: ApplyMsg | None = None
+            entries: list[LogEntry] = []
             with self.mu:
                 while self.last_applied >= self.commit_index and not self.killed():
                     self.apply_cond.wait()
                 if self.killed():
                     return
                 first = self.last_applied + 1
-                entries = self.log.between(first, self.commit_index)
-                self.last_applied = self.commit_index
-                self.dprintf(dCommit, "apply %d..%d", first, self.last_applied)
+                if self.last_applied < self.log.snapshot_index:
+                    snapshot = ApplyMsg(
+                        SnapshotValid=True,
+                        Snapshot=self.snapshot,
+                        SnapshotTerm=self.log.snapshot_term,
+                        SnapshotIndex=self.log.snapshot_index,
+                    )
+                    self.last_applied = self.log.snapshot_index
+                    self.dprintf(dSnap, "apply snapshot through %d", self.last_applied)
+                else:
+                    entries = self.log.between(first, self.commit_index)
+                    self.last_applied = self.commit_index
+                    self.dprintf(dCommit, "apply %d..%d", first, self.last_applied)
+            if snapshot is not None:
+                self.applyCh.put(snapshot)
             for index, entry in enumerate(entries, start=first):
                 self.applyCh.put(
                     ApplyMsg(CommandValid=True, Command=entry.Command, CommandIndex=index)
@@ -528,7 +662,7 @@ class Raft:
         Called with mu held."""
         self.state = LEADER
         self.dprintf(dLeader, "leader, log to %d", self.log.last_index())
-        self.next_index = [len(self.log)] * len(self.peers)
+        self.next_index = [self.log.last_index() + 1] * len(self.peers)
         self.match_index = [0] * len(self.peers)
         self.match_index[self.me] = self.log.last_index()
         self.heard_at = [time.monotonic()] * len(self.peers)
@@ -611,8 +745,12 @@ class Raft:
 
     def start_append_entries(self, peer: int) -> None:
         """Build an AppendEntries for peer from nextIndex on and send it on a
-        thread of its own.  Called with mu held."""
+        thread of its own; if the entry before nextIndex is in the snapshot
+        already, send the snapshot instead.  Called with mu held."""
         prev = self.next_index[peer] - 1
+        if prev < self.log.snapshot_index:
+            self.start_install_snapshot(peer)
+            return
         args = AppendEntriesArgs(
             Term=self.current_term,
             LeaderId=self.me,
@@ -661,15 +799,52 @@ class Raft:
             next_index = reply.XLen
         else:
             next_index = reply.XIndex
-            for index in range(args.PrevLogIndex, 0, -1):
+            for index in range(args.PrevLogIndex, self.log.snapshot_index, -1):
                 if self.log[index].Term == reply.XTerm:
                     next_index = index + 1
                     break
                 if self.log[index].Term < reply.XTerm:
                     break
-        self.next_index[peer] = max(1, self.match_index[peer] + 1, min(next_index, len(self.log)))
+        self.next_index[peer] = max(
+            1, self.match_index[peer] + 1, min(next_index, self.log.last_index() + 1)
+        )
         self.dprintf(dLog, "S%d rejected: nextIndex %d", peer, self.next_index[peer])
         self.resend[peer] = True
+
+    def start_install_snapshot(self, peer: int) -> None:
+        """Send peer the snapshot, for the entries it lacks that the log no longer
+        holds (Figure 13), on a thread of its own.  Called with mu held."""
+        args = InstallSnapshotArgs(
+            Term=self.current_term,
+            LeaderId=self.me,
+            LastIncludedIndex=self.log.snapshot_index,
+            LastIncludedTerm=self.log.snapshot_term,
+            Data=self.snapshot,
+        )
+        self.inflight[peer] += 1
+        self.resend[peer] = False
+        self.dprintf(dSnap, "send S%d the snapshot through %d", peer, args.LastIncludedIndex)
+        self.go(self.install_snapshot_rpc, peer, args)
+
+    def install_snapshot_rpc(self, peer: int, args: InstallSnapshotArgs) -> None:
+        """One InstallSnapshot round trip, on a thread of its own; handles the reply:
+        the follower now has every entry through the snapshot's last one."""
+        reply = InstallSnapshotReply()
+        ok = self.peers[peer].Call("Raft.InstallSnapshot", args, reply)
+        with self.mu:
+            self.inflight[peer] -= 1
+            if ok:
+                self.observe_term(reply.Term)
+                if self.state == LEADER and self.current_term == args.Term:
+                    self.heard_at[peer] = time.monotonic()
+                    self.match_index[peer] = max(self.match_index[peer], args.LastIncludedIndex)
+                    self.next_index[peer] = max(self.next_index[peer], args.LastIncludedIndex + 1)
+                    if self.next_index[peer] <= self.log.last_index():
+                        self.resend[peer] = True
+            else:
+                self.dprintf(dDrop, "InstallSnapshot to S%d: no reply", peer)
+            if self.state == LEADER and self.resend[peer] and not self.killed():
+                self.start_append_entries(peer)
 
     def advance_commit_index(self) -> None:
         """If there exists an N such that N > commitIndex, a majority of
@@ -731,7 +906,8 @@ class Raft:
     def inspect(self, with_log: bool = True) -> dict[str, Any]:
         """What the tester's safety checks and timeline read from a peer (optional
         for a student's Raft; see tests/harness/README.md): term, role, commitIndex,
-        and unless with_log is False the log as (term, command) pairs from index 1."""
+        and unless with_log is False the log as (term, command) pairs from
+        log_start, the index after the snapshot's last entry (1 without one)."""
         with self.mu:
             state: dict[str, Any] = {
                 "term": self.current_term,
@@ -739,8 +915,10 @@ class Raft:
                 "commit_index": self.commit_index,
             }
             if with_log:
-                entries = self.log.between(1, self.log.last_index())
+                start = self.log.snapshot_index + 1
+                entries = self.log.between(start, self.log.last_index())
                 state["log"] = [(e.Term, e.Command) for e in entries]
+                state["log_start"] = start
             return state
     # END SOLUTION
 

@@ -42,6 +42,7 @@ STYLES = {
     "log": "blue",
     "commit": "magenta",
     "persist": "grey50",
+    "snap": "cyan",
     "drop": "red",
     "test": "bold reverse",
 }

@@ -59,6 +59,7 @@ def test_the_handout_holds_the_lab_and_no_solution(handout: Path) -> None:
         "raft/raft.py", "raft/persister.py", "raft/__init__.py", "labrpc/network.py",
         "labgob/codec.py", "tests/conftest.py", "tests/harness/config.py",
         "tests/lab/test_raft_3a.py", "tests/lab/test_raft_3b.py", "tests/lab/test_raft_3c.py",
+        "tests/lab/test_raft_3d.py",
         "tools/stress.py", "tools/submit.py", "Makefile", "README.md", "setup.cfg",
         "docs/porting-from-go.md", ".handout/manifest.json", ".handout/pristine.tar.gz",
     ):  # fmt: skip
@@ -71,7 +72,8 @@ def test_the_handout_holds_the_lab_and_no_solution(handout: Path) -> None:
     for rel in files - {".handout/pristine.tar.gz"}:
         text = (handout / rel).read_text()
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, rel
-    for target in ("test-3A:", "test-3B:", "test-3C:", "test-race:", "stress:", "submit:"):
+    targets = ("test-3A:", "test-3B:", "test-3C:", "test-3D:", "test-race:", "stress:", "submit:")
+    for target in targets:
         assert target in (handout / "Makefile").read_text()
 
 
@@ -81,6 +83,7 @@ def test_the_skeleton_mirrors_go_s(handout: Path) -> None:
         "class ApplyMsg", "self.mu = threading.Lock()", "self.peers = peers",
         "self.persister = persister", "self.me = me", "self.dead = False",
         "# Your code here (3A).", "# e = labgob.NewEncoder(w)", "def Snapshot(",
+        "# Your code here (3D).", "In part 3D you'll want to send other kinds of messages",
         "class RequestVoteArgs", "class RequestVoteReply", "def RequestVote(",
         "def sendRequestVote(", "Call() is guaranteed to return", "def Start(",
         "def Kill(", "def killed(", "ms = 50 + random.randrange(300)", "def Make(",
@@ -92,7 +95,7 @@ def test_the_skeleton_mirrors_go_s(handout: Path) -> None:
 def test_the_manifest_and_the_pristine_copy_match_the_files(handout: Path) -> None:
     manifest = json.loads((handout / ".handout" / "manifest.json").read_text())
     assert manifest["student_files"] == ["raft/raft.py"]
-    assert len(manifest["lab_tests"]) == 21
+    assert len(manifest["lab_tests"]) == 28
     assert all(t.startswith("tests/lab/test_raft_3") for t in manifest["lab_tests"])
     with tarfile.open(handout / ".handout" / "pristine.tar.gz") as tar:
         members = {m.name: m for m in tar.getmembers()}
@@ -124,7 +127,7 @@ def test_the_skeleton_fails_3A_cleanly_with_go_s_message(handout: Path) -> None:
     took = time.monotonic() - start
     out = done.stdout
     assert done.returncode == 1, out + done.stderr
-    assert re.search(r"\b3 failed, 18 deselected\b", out), out
+    assert re.search(r"\b3 failed, 25 deselected\b", out), out
     assert "error" not in out.splitlines()[-1]
     for name in ("test_InitialElection3A", "test_ReElection3A", "test_ManyElections3A"):
         assert re.search(rf"--- FAIL: {name} \(\d+\.\d+s\)\n    expected one leader, got none", out)
@@ -136,7 +139,7 @@ def test_the_reference_passes_3A_inside_the_handout(student: Path) -> None:
     shutil.copy(REPO / "raft" / "log.py", student / "raft" / "log.py")
     done = run(student, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b3 passed, 18 deselected\b", done.stdout)
+    assert re.search(r"\b3 passed, 25 deselected\b", done.stdout)
 
 
 # -- make submit ----------------------------------------------------------------------
@@ -167,7 +170,7 @@ def test_submit_packs_the_tree_without_caches(student: Path) -> None:
         (student / junk).write_text("junk")
     done = submit(student, "Ada_Lovelace")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "check-build passed: 21 lab tests collect" in done.stdout
+    assert "check-build passed: 28 lab tests collect" in done.stdout
     assert "WARNING" not in done.stdout
     tarball = student / "project3_Ada_Lovelace.tar.gz"
     with tarfile.open(tarball) as tar:

@@ -20,8 +20,12 @@ Differences forced by Python, not by taste:
     at its next check (nCommitted, one, wait, checkOneLeader, end, cleanup).
   * log.Fatalf in the appliers cannot end the process; the error is printed,
     kept, and fails the test the same way.
-  * applyCh is an unbounded queue.Queue, so a killed Raft never blocks on it
-    after the tester stops reading.
+  * applyCh is Go's unbuffered channel made a queue.Queue (harness/applych.py):
+    put() returns once the tester has taken the message. A put that waits on
+    a tester inside that server's Snapshot() (the sender holds rf.mu) fails the
+    test within seconds instead of hanging it. Where Go's tester leaves a
+    crashed server's channel unread, it is closed here: a killed Raft's later
+    puts return at once.
   * Every random choice comes from cfg.rand, seeded by RAFTLAB_SEED when set.
   * A panic in a goroutine ends Go's test process; an uncaught exception ends
     only its Python thread, so the cluster takes threading.excepthook and fails
@@ -41,13 +45,14 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import labgob
 import labrpc
 from harness import race as racecheck
 from harness import transcript
+from harness.applych import ApplyChannel
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
 from harness.observe import Observer, Peer
@@ -81,7 +86,7 @@ _QUIET_GRACE = 5.0
 _STUCK_GRACE = 1.0
 
 
-Applier = Callable[[int, "queue.Queue[Any]"], None]
+Applier = Callable[[int, ApplyChannel], None]
 
 
 class GoRand(random.Random):
@@ -111,18 +116,6 @@ def seed_from_env() -> int:
 def randstring(n: int, rand: random.Random) -> str:
     b = rand.randbytes(2 * n)
     return base64.urlsafe_b64encode(b).decode("ascii")[:n]
-
-
-_STOP = object()
-
-
-def _messages(applyCh: queue.Queue[Any]) -> Iterator[Any]:
-    """Go's `for m := range applyCh`; ends at the sentinel the tester sends."""
-    while True:
-        m = applyCh.get()
-        if m is _STOP:
-            return
-        yield m
 
 
 class TesterThread(threading.Thread):
@@ -253,7 +246,7 @@ class Config:
         self._failed = False
         self._failures: list[BaseException] = []
         self._threads: list[TesterThread] = []
-        self._applyChs: list[queue.Queue[Any] | None] = [None] * n
+        self._applyChs: list[ApplyChannel | None] = [None] * n
         self.timeline = Timeline(n, seed)  # drawn as a page when the test fails
         self.safety = Safety(self._violation)  # Figure 3's properties (harness/safety.py)
         # The heartbeat rule (at most ten a second while idle), warned about in every test.
@@ -367,7 +360,7 @@ class Config:
                 self.rafts[i] = None
                 applyCh, self._applyChs[i] = self._applyChs[i], None
             if applyCh is not None:
-                applyCh.put(_STOP)
+                applyCh.close()
 
         with self.mu:
             saved = self.saved[i]
@@ -399,10 +392,10 @@ class Config:
             self.maxIndex = m.CommandIndex
         return err_msg, prevok
 
-    def applier(self, i: int, applyCh: queue.Queue[Any]) -> None:
+    def applier(self, i: int, applyCh: ApplyChannel) -> None:
         """Read applyCh and check that messages match the log contents."""
         last = 0  # the index this instance of server i applied last
-        for m in _messages(applyCh):
+        for m in applyCh:
             if not m.CommandValid:
                 continue  # ignore other types of ApplyMsg
             with self.mu:
@@ -439,13 +432,13 @@ class Config:
         self.lastApplied[i] = lastIncludedIndex
         return ""
 
-    def applierSnap(self, i: int, applyCh: queue.Queue[Any]) -> None:
+    def applierSnap(self, i: int, applyCh: ApplyChannel) -> None:
         """Like applier, and snapshot the state every SnapShotInterval entries (3D)."""
         with self.mu:
             rf = self.rafts[i]
         if rf is None:
             return
-        for m in _messages(applyCh):
+        for m in applyCh:
             err_msg = ""
             if m.SnapshotValid:
                 with self.mu:
@@ -507,9 +500,9 @@ class Config:
                 saved = MakePersister()
                 self.saved[i] = saved
 
-        applyCh: queue.Queue[Any] = self.race.apply_queue() if self.race else queue.Queue()
+        applyCh = ApplyChannel(i, self._record, self.race.check_put if self.race else None)
         rf = self._make(ends, i, saved, applyCh)
-        peer = Peer(rf, i, self.observers, self.calls)
+        peer = Peer(rf, i, self.observers, self.calls, applyCh)
         for o in self.observers:
             o.on_make(peer)
 
@@ -580,7 +573,7 @@ class Config:
             applyChs = [ch for ch in self._applyChs if ch is not None]
             self._applyChs = [None] * self.n
         for ch in applyChs:
-            ch.put(_STOP)
+            ch.close()
 
         # A peer stuck holding its lock (already reported) may hold a tester thread too.
         grace = _STUCK_GRACE if self.calls.failed else _THREAD_EXIT_GRACE

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
+from harness.applych import ApplyChannel
 from harness.hangs import CallWatch
 
 __all__ = ["Observer", "Peer", "RaftPeer"]
@@ -98,11 +99,13 @@ class Peer:
         server: int,
         observers: Sequence[Observer],
         watch: CallWatch | None = None,
+        apply_ch: ApplyChannel | None = None,
     ) -> None:
         self.raft: Any = rf
         self.server = server
         self._observers = observers  # Config's list: read at each call
         self._watch = watch  # fails the test if a call does not return (harness/hangs.py)
+        self._apply_ch = apply_ch  # told when the tester waits in Snapshot() (harness/applych.py)
 
     def GetState(self) -> tuple[int, bool]:
         t = time.monotonic()
@@ -125,7 +128,9 @@ class Peer:
             self.raft.Kill()
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
-        with self._timed("Snapshot()"):
+        ch = self._apply_ch
+        busy = nullcontext() if ch is None else ch.receiver_busy("Snapshot()")
+        with self._timed("Snapshot()"), busy:
             self.raft.Snapshot(index, snapshot)
 
     def _timed(self, call: str) -> AbstractContextManager[None]:

@@ -36,7 +36,6 @@ patched, so it costs nothing.
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 import time
@@ -424,7 +423,7 @@ _active_mu = threading.Lock()
 
 
 class RaceChecker:
-    """One test's race checks: instrument(), apply_queue(), then close()."""
+    """One test's race checks: instrument(), check_put() in applyCh's put, then close()."""
 
     def __init__(self, fail: Callable[[str], None]) -> None:
         """fail(report) is called once per report (from whichever thread found it)."""
@@ -526,9 +525,10 @@ class RaceChecker:
             if _active is self:
                 _active = None
 
-    def apply_queue(self) -> queue.Queue[Any]:
-        """An applyCh whose put() reports a sender holding rf.mu."""
-        return _CheckedQueue(self)
+    def check_put(self) -> None:
+        """Called at the start of applyCh's put(): report a sender holding rf.mu."""
+        for lock in _holding():
+            lock._checker._put_under_lock(lock, sys._getframe(2))
 
     def close(self) -> None:
         """Stop the watchdog and undo every patch (peers keep their CheckedLocks)."""
@@ -685,15 +685,3 @@ class RaceChecker:
         )
         self._report(("twice", stack[0] if stack else None), summary, body)
 
-
-class _CheckedQueue(queue.Queue[Any]):
-    """applyCh in race mode."""
-
-    def __init__(self, checker: RaceChecker) -> None:
-        super().__init__()
-        self._checker = checker
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        for lock in _holding():
-            lock._checker._put_under_lock(lock, sys._getframe(1))
-        super().put(item, block, timeout)

@@ -21,6 +21,10 @@ the optional inspect() hook (tests/harness/README.md); a Raft without it is
 still checked by everything else. A violation fails the test with a message
 that says what was seen, e.g. "term 3 has 2 (>1) leaders: ...".
 
+After a snapshot (3D) a peer's log starts past index 1: inspect() says where
+(log_start), and each check compares the indexes both sides still hold; an
+entry inside a snapshot was committed, which the appliers have checked.
+
 Leader Completeness needs to know that a leader was elected after an entry
 was committed. A peer seen in a term below T (at the start of the GetState,
 Start or inspect call that saw it) and later seen leading in term T became
@@ -48,6 +52,34 @@ _MAX_SHOWN = 3  # log entries shown around a violation
 Entry = tuple[int, Any]  # (term, command), as inspect() returns them
 
 
+class _Log:
+    """A sampled log: entries[0] is the entry at index start (absolute indexes, from 1)."""
+
+    __slots__ = ("entries", "start")
+
+    def __init__(self, entries: list[Entry], start: int = 1) -> None:
+        self.entries = entries
+        self.start = start
+
+    @property
+    def end(self) -> int:
+        """The index of the last entry (start - 1 if there is none)."""
+        return self.start + len(self.entries) - 1
+
+    def between(self, first: int, last: int) -> list[Entry]:
+        """Entries first..last, inclusive, where this log holds them."""
+        return self.entries[max(0, first - self.start) : max(0, last - self.start + 1)]
+
+    def show(self, index: int) -> str:
+        """The entry at index, or that there is none."""
+        if self.start <= index <= self.end:
+            term, command = self.entries[index - self.start]
+            return f"{command!r} (term {term})"
+        if index < self.start:
+            return f"nothing (its log starts after a snapshot, at {self.start})"
+        return f"nothing (its log ends at {self.end})"
+
+
 class _Seen:
     """What the checks remember of one peer (one incarnation of a server)."""
 
@@ -55,16 +87,8 @@ class _Seen:
         self.seen: dict[int, float] = {}  # term -> latest start of a call that saw it
         self.lead_term: int | None = None  # the term it was last seen leading
         self.elected_after: float | None = None  # it became leader of lead_term after this
-        self.lead_log: list[Entry] | None = None  # its log when last sampled leading
+        self.lead_log: _Log | None = None  # its log when last sampled leading
         self.complete_upto = 0  # entries checked for Leader Completeness this term
-
-
-def _show(log: list[Entry], index: int) -> str:
-    """The entry at index (1-based) of log, or that there is none."""
-    if 1 <= index <= len(log):
-        term, command = log[index - 1]
-        return f"{command!r} (term {term})"
-    return f"nothing (its log ends at {len(log)})"
 
 
 def _first_difference(a: list[Any], b: list[Any], n: int) -> int:
@@ -93,7 +117,7 @@ class Safety(Observer):
         self._committed: list[Any] = []  # [k-1]: the command applied at index k
         self._commit_times: list[float] = []  # [k-1]: when the tester first saw it applied
         self._ahead: dict[int, tuple[Any, float]] = {}  # applied past a gap (an apply error)
-        self._logs: dict[int, list[Entry]] = {}  # each server's latest sampled log
+        self._logs: dict[int, _Log] = {}  # each server's latest sampled log
         self._reported: set[Any] = set()
         self.violations: list[str] = []
         self.samples = 0  # inspect() answers the log checks have seen
@@ -135,15 +159,19 @@ class Safety(Observer):
             return
         try:
             term, role = info["term"], info["role"]
-            log = [(entry[0], entry[1]) for entry in info["log"]]
+            entries = [(entry[0], entry[1]) for entry in info["log"]]
             commit_index = info["commit_index"]
-            if not isinstance(term, int) or not isinstance(commit_index, int):
-                raise TypeError("term and commit_index must be ints")
+            start = info.get("log_start", 1)
+            if not all(isinstance(x, int) for x in (term, commit_index, start)):
+                raise TypeError("term, commit_index and log_start must be ints")
+            if start < 1:
+                raise ValueError(f"log_start {start} is below 1")
             if role not in ("follower", "candidate", "leader"):
                 raise ValueError(f"role {role!r} is not follower, candidate or leader")
-        except (KeyError, TypeError, ValueError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             self.bad_hook(peer.server, f"{type(e).__name__}: {e}", info)
             return
+        log = _Log(entries, start)
         self._observe(peer, started_at, term, role == "leader", "inspect()", log, commit_index)
 
     def on_crash(self, peer: Peer) -> None:
@@ -157,7 +185,7 @@ class Safety(Observer):
         term: int,
         is_leader: bool,
         source: str,
-        log: list[Entry] | None = None,
+        log: _Log | None = None,
         commit_index: int | None = None,
     ) -> None:
         """peer reported (term, is_leader), and maybe its log and commitIndex, in a call
@@ -198,8 +226,8 @@ class Safety(Observer):
             ("hook", server),
             f"server {server}: inspect() returned {text}: {what}; it must return "
             f'{{"term": int, "role": "follower"|"candidate"|"leader", '
-            f'"log": [(term, command), ...] from index 1, "commit_index": int}} '
-            f"(see tests/harness/README.md)",
+            f'"log": [(term, command), ...] from index log_start, "commit_index": int, '
+            f'"log_start": int (optional, 1 if absent)}} (see tests/harness/README.md)',
         )
 
     def watch(self, peers: Callable[[], list[Peer]], finished: threading.Event) -> None:
@@ -227,88 +255,96 @@ class Safety(Observer):
             )
 
     def _leader_append_only(
-        self, server: int, rec: _Seen, term: int, log: list[Entry], problems: list[tuple[Any, str]]
+        self, server: int, rec: _Seen, term: int, log: _Log, problems: list[tuple[Any, str]]
     ) -> None:
         old = rec.lead_log
         rec.lead_log = log
-        if old is None or log[: len(old)] == old:
+        if old is None:
             return
-        n = min(len(old), len(log))
-        k = _first_difference(old, log, n) + 1 if old[:n] != log[:n] else n + 1
+        first = max(old.start, log.start)  # what a snapshot took from the front is no change
+        before, now = old.between(first, old.end), log.between(first, old.end)
+        if before == now:
+            return
+        n = min(len(before), len(now))
+        k = first + (_first_difference(before, now, n) if before[:n] != now[:n] else n)
         problems.append(
             (
                 ("append-only", server, term),
                 f"leader append-only: server {server}, leader in term {term}, changed its "
-                f"log while leading: index {k} held {_show(old, k)}, now {_show(log, k)}",
+                f"log while leading: index {k} held {old.show(k)}, now {log.show(k)}",
             )
         )
 
     def _leader_completeness(
-        self, server: int, rec: _Seen, term: int, log: list[Entry], problems: list[tuple[Any, str]]
+        self, server: int, rec: _Seen, term: int, log: _Log, problems: list[tuple[Any, str]]
     ) -> None:
         if rec.elected_after is None:
             return
         k = bisect.bisect_right(self._commit_times, rec.elected_after)
-        for index in range(rec.complete_upto + 1, k + 1):
-            if index > len(log) or log[index - 1][1] != self._committed[index - 1]:
+        # An index before log.start is in the leader's snapshot: nothing left to compare.
+        for index in range(max(rec.complete_upto, log.start - 1) + 1, k + 1):
+            if index > log.end or log.entries[index - log.start][1] != self._committed[index - 1]:
                 problems.append(
                     (
                         ("completeness", server, term),
                         f"leader completeness: server {server} became leader of term "
                         f"{term} after index {index} was committed with "
-                        f"{self._committed[index - 1]!r}, but its log has {_show(log, index)} "
+                        f"{self._committed[index - 1]!r}, but its log has {log.show(index)} "
                         f"there",
                     )
                 )
                 return
         rec.complete_upto = max(rec.complete_upto, k)
 
-    def _log_matching(self, server: int, log: list[Entry], problems: list[tuple[Any, str]]) -> None:
+    def _log_matching(self, server: int, log: _Log, problems: list[tuple[Any, str]]) -> None:
         self._logs[server] = log
         for other, theirs in self._logs.items():
             if other == server:
                 continue
-            n = min(len(log), len(theirs))
-            if log[:n] == theirs[:n]:
+            # The indexes both logs still hold (snapshots took the ones before).
+            first, last = max(log.start, theirs.start), min(log.end, theirs.end)
+            mine, yours = log.between(first, last), theirs.between(first, last)
+            if mine == yours:
                 continue
-            k = _first_difference(log, theirs, n)
-            for x in range(n - 1, k - 1, -1):
-                if log[x][0] == theirs[x][0]:
+            k = _first_difference(mine, yours, len(mine))
+            for x in range(len(mine) - 1, k - 1, -1):
+                if mine[x][0] == yours[x][0]:
                     a, b = sorted((server, other))
                     la, lb = (log, theirs) if a == server else (theirs, log)
                     problems.append(
                         (
-                            ("matching", a, b, x),
+                            ("matching", a, b, first + x),
                             f"log matching: servers {a} and {b} both have an entry of term "
-                            f"{log[x][0]} at index {x + 1}, but their logs differ at index "
-                            f"{k + 1}: server {a} has {_show(la, k + 1)}, server {b} has "
-                            f"{_show(lb, k + 1)}",
+                            f"{mine[x][0]} at index {first + x}, but their logs differ at index "
+                            f"{first + k}: server {a} has {la.show(first + k)}, server {b} has "
+                            f"{lb.show(first + k)}",
                         )
                     )
                     break
 
     def _committed_prefix(
-        self, server: int, log: list[Entry], commit_index: int, problems: list[tuple[Any, str]]
+        self, server: int, log: _Log, commit_index: int, problems: list[tuple[Any, str]]
     ) -> None:
-        if commit_index > len(log):
+        if commit_index > log.end:
             problems.append(
                 (
                     ("commit-beyond", server),
                     f"server {server} reports commitIndex {commit_index}, but its log ends at "
-                    f"{len(log)}",
+                    f"{log.end}",
                 )
             )
             return
         n = min(commit_index, len(self._committed))
-        mine = [command for _, command in log[:n]]
-        if mine == self._committed[:n]:
+        mine = [command for _, command in log.between(log.start, n)]
+        applied = self._committed[log.start - 1 : n]
+        if mine == applied:
             return
-        k = _first_difference(mine, self._committed, n) + 1
+        k = log.start + _first_difference(mine, applied, len(mine))
         problems.append(
             (
                 ("committed", server, k),
                 f"state machine safety: server {server} counts index {k} committed "
-                f"(commitIndex {commit_index}) with {_show(log, k)}, but "
+                f"(commitIndex {commit_index}) with {log.show(k)}, but "
                 f"{self._committed[k - 1]!r} was applied there",
             )
         )

@@ -11,7 +11,6 @@ the repository's Raft beyond the lab API.
 
 from __future__ import annotations
 
-import queue
 import re
 import threading
 import time
@@ -31,6 +30,7 @@ from fixture_raft import (
     make_with,
 )
 from harness import race
+from harness.applych import ApplyChannel
 from harness.config import Config, make_config
 
 import labrpc.network
@@ -425,7 +425,7 @@ def test_race_mode_off_patches_nothing_and_on_undoes_its_patches() -> None:
         assert peer is not None
         rf = peer.raft
         assert type(rf.mu) is type(threading.Lock())
-        assert type(rf.applyCh) is queue.Queue
+        assert type(rf.applyCh) is ApplyChannel
         assert "_raftlab_race" not in vars(rf)
     with make_config(3, False, race=True, make=fixture_raft.Make) as cfg:
         assert isinstance(vars(FixtureRaft)["current_term"], race._Guarded)

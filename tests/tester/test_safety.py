@@ -4,13 +4,14 @@ The checks see the scripted peers as the tester does, through observe.Peer handl
 
 from __future__ import annotations
 
-import queue
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness.config import _STOP, Config, make_config
+from harness.applych import ApplyChannel
+from harness.config import Config, make_config
 from harness.observe import Observer, Peer
 from harness.safety import Safety
 
@@ -59,6 +60,17 @@ class InspectableRaft(ScriptedRaft):
             "log": list(self.log),
             "commit_index": self.commit_index,
         }
+
+
+class CompactedRaft(InspectableRaft):
+    """An inspectable peer whose log starts after a snapshot through index start - 1."""
+
+    def __init__(self, term: int, role: str, start: int, log: Any, commit: int = 0):
+        super().__init__(term, role, log, commit)
+        self.start = start
+
+    def inspect(self) -> dict[str, Any]:
+        return {**super().inspect(), "log_start": self.start}
 
 
 def scripted_config(rafts: list[Any]) -> Config:
@@ -128,11 +140,17 @@ def test_a_raft_without_inspect_is_checked_through_GetState_and_Start() -> None:
 
 def apply(cfg: Config, server: int, *msgs: tuple[int, Any]) -> None:
     """Run server's applier over these (index, command) messages."""
-    ch: queue.Queue[Any] = queue.Queue()
-    for index, command in msgs:
-        ch.put(ApplyMsg(CommandValid=True, Command=command, CommandIndex=index))
-    ch.put(_STOP)
+    ch = ApplyChannel(server, cfg._record)
+
+    def send() -> None:
+        for index, command in msgs:
+            ch.put(ApplyMsg(CommandValid=True, Command=command, CommandIndex=index))
+        ch.close()
+
+    sender = threading.Thread(target=send, name="test-sender")
+    sender.start()
     cfg.applier(server, ch)
+    sender.join()
 
 
 def test_a_diverging_apply_fails_the_test() -> None:
@@ -244,6 +262,43 @@ def test_a_leader_elected_before_the_commit_is_not_held_to_it() -> None:
     safety.on_apply(0, 1, "x")
     peer.inspect()  # a stale leader of term 2 (a later leader committed x): allowed
     assert failures == []
+
+
+def test_the_checks_compare_what_compacted_logs_still_hold() -> None:
+    """After snapshots (3D) logs start at log_start: the checks compare the indexes two
+    logs both hold and report absolute indexes."""
+    failures: list[str] = []
+    safety = Safety(failures.append)
+    for index, command in enumerate("abcdef", start=1):
+        safety.on_apply(0, index, command)
+    full = [(1, c) for c in "abcdef"]
+    Peer(InspectableRaft(1, log=full, commit=6), 0, [safety]).inspect()
+    leader = CompactedRaft(1, "leader", 5, [(1, "e"), (1, "f")], commit=6)
+    lead = Peer(leader, 1, [safety])
+    lead.inspect()
+    leader.start, leader.log = 7, [(1, "g")]  # a snapshot through 6, then a new entry
+    lead.inspect()
+    Peer(CompactedRaft(1, "follower", 3, [(1, "c"), (1, "d")], commit=4), 2, [safety]).inspect()
+    assert failures == []
+    # Index 6 (term 1) matches server 0's, index 5 differs: Log Matching, in absolute indexes.
+    bad = CompactedRaft(1, "follower", 5, [(1, "E"), (1, "f")], commit=4)
+    Peer(bad, 3, [safety]).inspect()
+    assert failures == [
+        "log matching: servers 0 and 3 both have an entry of term 1 at index 6, but their "
+        "logs differ at index 5: server 0 has 'e' (term 1), server 3 has 'E' (term 1)"
+    ]
+    bad.log, bad.commit_index = [(1, "e"), (1, "F")], 6
+    Peer(bad, 4, [safety]).inspect()
+    assert failures[-1] == (
+        "state machine safety: server 4 counts index 6 committed (commitIndex 6) with "
+        "'F' (term 1), but 'f' was applied there"
+    )
+    leader.log = [(1, "G")]
+    lead.inspect()
+    assert failures[-1] == (
+        "leader append-only: server 1, leader in term 1, changed its log while leading: "
+        "index 7 held 'g' (term 1), now 'G' (term 1)"
+    )
 
 
 def test_a_malformed_inspect_answer_is_reported() -> None:

@@ -51,6 +51,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from raft.applymsg import ApplyMsg
 from raft.fixture_raft import LEADER, Correct, RequestVoteArgs, RequestVoteReply, make_with
 """
 
@@ -125,6 +126,26 @@ class Raft(Correct):
     def broadcast_append_entries(self) -> None:
         super().broadcast_append_entries()
         self.heartbeat_due = time.monotonic() + 0.02  # 50 heartbeats a second
+"""
+
+SENDS_ON_APPLYCH_HOLDING_THE_LOCK = """
+class Raft(Correct):
+    def Snapshot(self, index: int, snapshot: bytes) -> None:
+        with self.mu:
+            pass  # 3D: trim the log through index (not needed to show the mistake)
+
+    def applier(self) -> None:
+        while True:
+            with self.mu:
+                while self.last_applied >= self.commit_index and not self.killed():
+                    self.apply_cond.wait()
+                if self.killed():
+                    return
+                self.last_applied += 1
+                entry = self.log[self.last_applied]
+                msg = ApplyMsg(CommandValid=True, Command=entry.Command,
+                               CommandIndex=self.last_applied)
+                self.applyCh.put(msg)  # still holding mu
 """
 
 
@@ -235,3 +256,23 @@ def test_heartbeats_fifty_times_a_second(handout: Path, tmp_path: Path) -> None:
         r"  \.\.\. Passed --",
         out,
     ), out[-3000:]
+
+
+def test_sending_on_applyCh_holding_the_lock(handout: Path, tmp_path: Path) -> None:
+    """Go's unbuffered applyCh: the send waits for the tester, which waits in Snapshot()
+    for rf.mu. The test fails within seconds, saying so, instead of hanging."""
+    out, took = run_lab(
+        handout, tmp_path, SENDS_ON_APPLYCH_HOLDING_THE_LOCK, "-x", "-k", "SnapshotBasic3D",
+        "tests/lab",
+    )  # fmt: skip
+    first = after_fail(out, "test_SnapshotBasic3D", 4)
+    assert re.fullmatch(
+        r"    applyCh deadlock: server (\d) is sending on applyCh while "
+        r"holding rf\.mu: thread raft-\1-applier has waited 2 s in put\(\) "
+        r"\(raft/raft\.py:\d+, in applier\) for the tester, which is waiting inside "
+        r"server \1's Snapshot\(\) for rf\.mu\.",
+        first[1],
+    ), "\n".join(first)
+    assert "Copy what to send while holding rf.mu, release it, then put." in first[2]
+    assert float(first[0].split("(")[1].rstrip("s)")) < 10
+    assert took < 60 and "Timeout" not in out and "has not returned after" not in out
