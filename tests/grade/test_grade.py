@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def graded(handout_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Grade one folder of planted submissions (3A, one run each, two at a time)."""
+    """Grade one folder of planted submissions (3A, one run each, four at a time:
+    twice the default P on two cores, as the soak of these tests ran them)."""
     folder = tmp_path_factory.mktemp("submissions")
     ref = planted.reference()
     with_ref = lambda extra: ref + extra.encode()  # noqa: E731
@@ -55,7 +56,7 @@ def graded(handout_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     out = tmp_path_factory.mktemp("grades")
     tmp = tmp_path_factory.mktemp("tmp")
     done = subprocess.run(
-        [sys.executable, "-m", "grade", str(folder), "--parts", "3A", "--runs", "1", "-p", "2",
+        [sys.executable, "-m", "grade", str(folder), "--parts", "3A", "--runs", "1", "-p", "4",
          "--out", str(out), "--handout", str(handout_root / ".handout"), "--time-limit", "120"],
         cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**os.environ, "TMPDIR": str(tmp), "COLUMNS": "200"},
