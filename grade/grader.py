@@ -105,11 +105,11 @@ def grade_one(
     private = Path(tempfile.mkdtemp(prefix=f"raftlab-grade-{submission.name}-"))
     try:
         try:
-            unpacked = private / "submission"
-            unpacked.mkdir()
             if submission.path.is_dir():
                 raft_py = archive.find_raft(submission.path, submission.path.name)
             else:
+                unpacked = private / "submission"
+                unpacked.mkdir()
                 raft_py = archive.unpack(submission.path, unpacked)
             result.raft_source = raft_py.read_bytes()
         except archive.Refused as e:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from grade import archive, grader
-from grade.points import PointsError, lab_tests
+from grade.points import LabTest, PointsError, lab_tests
 from grade.pristine import HandoutError, Pristine
 from grade.runner import Limits, command_to_repeat
 
@@ -111,7 +111,7 @@ def run(root: Path) -> dict[str, Any]:
     return results
 
 
-def _grade(folder: Path, pristine: Pristine, tests: list[Any], runs: int) -> grader.Result:
+def _grade(folder: Path, pristine: Pristine, tests: list[LabTest], runs: int) -> grader.Result:
     """Gradescope puts the upload in folder: an archive (graded like make grade's),
     or loose files (a zip it unpacked, or raft.py alone)."""
     entries = sorted(folder.iterdir()) if folder.is_dir() else []
