@@ -6,13 +6,17 @@ reordering holds back 2/3 of replies for 200-2200 ms; a disabled end or a
 missing server fails after 0-100 ms, or 0-7000 ms with long delays.  Go runs
 processReq in a goroutine per request while the caller waits; here the
 caller's own thread does that work, so a delayed message costs no thread.
+
+Beyond Go's labrpc, and off unless a test turns them on (Go's tests keep Go's
+network): duplicated requests, stale messages, and a reply hook for the
+tester's crash points.  See set_duplicates, set_stale and set_reply_hook.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import labgob
@@ -22,17 +26,30 @@ from labrpc.service import LabrpcError, Server
 
 SERVER_CHECK_SECONDS = 0.1
 
+# Beyond Go (set_duplicates, set_stale): how often, per thousand messages, and how late.
+DUPLICATE_PER_MILLE = 100
+DUPLICATE_MAX_MS = 200
+STALE_PER_MILLE = 200
+STALE_MIN_MS = 100
+STALE_MAX_MS = 1000
+
+# Called on the handler's thread when a handler returns: (servername, svcMeth, args, reply).
+# A function returned is the crash of the server: it runs before the reply leaves, and the
+# reply is delivered even if that function disconnects or deletes the server.
+ReplyHook = Callable[[Hashable, str, bytes, bytes], "Callable[[], None] | None"]
+
 
 class _Pending:
     """One handler run: the caller waits on `done`, a lock the worker releases."""
 
-    __slots__ = ("done", "reply", "error")
+    __slots__ = ("done", "reply", "error", "forced")
 
     def __init__(self) -> None:
         self.done = threading.Lock()
         self.done.acquire()
         self.reply: bytes | None = None
         self.error: LabrpcError | None = None
+        self.forced = False  # a crash point's reply: delivered whatever happens to the server
 
 
 class ClientEnd:
@@ -65,6 +82,9 @@ class Network:
         self._reliable = True
         self._long_delays = False
         self._long_reordering = False
+        self._duplicates = False
+        self._stale = False
+        self._reply_hook: ReplyHook | None = None
         self._ends: dict[Hashable, ClientEnd] = {}
         self._enabled: dict[Hashable, bool] = {}
         self._servers: dict[Hashable, Server | None] = {}
@@ -95,6 +115,33 @@ class Network:
     def LongDelays(self, yes: bool) -> None:
         with self._mu:
             self._long_delays = yes
+
+    # -- beyond Go's labrpc -------------------------------------------------
+    # Real networks duplicate and delay messages; Go's labrpc only delays and
+    # reorders replies.  These modes reach the bugs that needs: a handler that is
+    # not idempotent, a follower that truncates its log on an old AppendEntries,
+    # a peer that acts on a reply from an older term.
+
+    def set_duplicates(self, yes: bool) -> None:
+        """Deliver 1 request in 10 twice: the copy 0-200 ms after the request, its
+        reply thrown away (the caller already has one)."""
+        with self._mu:
+            self._duplicates = yes
+
+    def set_stale(self, yes: bool) -> None:
+        """Hold 1 request in 5, and 1 reply in 5, for 100-1000 ms, so each arrives
+        after newer ones and often after a change of term.  A held message is in
+        flight: it arrives even if the tester has since cut its link, and a held
+        request reaches whichever server holds its name by then."""
+        with self._mu:
+            self._stale = yes
+
+    def set_reply_hook(self, hook: ReplyHook | None) -> None:
+        """Let the tester see every reply as its handler returns (ReplyHook above)."""
+        with self._mu:
+            self._reply_hook = hook
+
+    # -- the Go API, continued ------------------------------------------------
 
     def MakeEnd(self, endname: Hashable) -> ClientEnd:
         with self._mu:
@@ -192,6 +239,8 @@ class Network:
             server = self._servers.get(servername) if servername is not None else None
             reliable = self._reliable
             long_reordering = self._long_reordering
+            duplicates = self._duplicates
+            stale = self._stale
 
         if not (enabled and server is not None):
             # Simulate no reply and an eventual timeout.
@@ -206,37 +255,85 @@ class Network:
             if self._randint(1000) < 100:
                 return False  # drop the request
 
+        if stale and self._randint(1000) < STALE_PER_MILLE:
+            if not self._sleep_ms(self._stale_ms()):
+                return False
+            server = self._server_named(servername)
+            if server is None:
+                return False
+        if duplicates and self._randint(1000) < DUPLICATE_PER_MILLE:
+            later = self._randint(DUPLICATE_MAX_MS + 1)
+            self._pool.submit(lambda: self._deliver_copy(servername, svc_meth, args, later))
+
         pending = _Pending()
-        if not self._pool.submit(lambda: self._run(server, svc_meth, args, pending)):
+        if not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
             return False
         # Wait for the handler, but give up if the server is deleted meanwhile.
         while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
-            if self._done.is_set() or self._is_server_dead(endname, servername, server):
+            if self._done.is_set():
+                return False
+            if self._is_server_dead(endname, servername, server) and not pending.forced:
                 return False
         if pending.error is not None:
             raise pending.error
-        # Never deliver a reply from a deleted server: it may have persisted
-        # into a Persister that the tester has since replaced.
-        if pending.reply is None or self._is_server_dead(endname, servername, server):
+        if pending.reply is None:
             return False
-        if not reliable and self._randint(1000) < 100:
-            return False  # drop the reply
-        if long_reordering and self._randint(900) < 600:
-            if not self._sleep_ms(200 + self._randint(1 + self._randint(2000))):
+        if not pending.forced:
+            # Never deliver a reply from a deleted server: it may have persisted
+            # into a Persister that the tester has since replaced.
+            if self._is_server_dead(endname, servername, server):
                 return False
+            if not reliable and self._randint(1000) < 100:
+                return False  # drop the reply
+            if long_reordering and self._randint(900) < 600:
+                if not self._sleep_ms(200 + self._randint(1 + self._randint(2000))):
+                    return False
+            if stale and self._randint(1000) < STALE_PER_MILLE:
+                if not self._sleep_ms(self._stale_ms()):
+                    return False
         with self._mu:
             self._bytes += len(pending.reply)
         _copy_reply(labgob.decode(pending.reply), reply, svc_meth)
         return True
 
-    def _run(self, server: Server, svc_meth: str, args: bytes, pending: _Pending) -> None:
+    def _run(
+        self, servername: Hashable, server: Server, svc_meth: str, args: bytes, pending: _Pending
+    ) -> None:
         """On a handler thread: dispatch, and hand the outcome to the waiting caller."""
         try:
             pending.reply = server.dispatch(svc_meth, args)
+            with self._mu:
+                hook = self._reply_hook
+            crash = hook(servername, svc_meth, args, pending.reply) if hook else None
+            if crash is not None:
+                pending.forced = True  # before the crash, which the caller may notice
+                crash()
         except LabrpcError as e:
             pending.error = e
         finally:
             pending.done.release()
+
+    # -- beyond Go: late copies ------------------------------------------------
+
+    def _stale_ms(self) -> int:
+        return STALE_MIN_MS + self._randint(STALE_MAX_MS - STALE_MIN_MS + 1)
+
+    def _server_named(self, servername: Hashable) -> Server | None:
+        with self._mu:
+            return self._servers.get(servername)
+
+    def _deliver_copy(self, servername: Hashable, svc_meth: str, args: bytes, ms: int) -> None:
+        """On a handler thread: a duplicate of a request, ms later, to whichever
+        server holds the name then; its reply is lost."""
+        if not self._sleep_ms(ms):
+            return
+        server = self._server_named(servername)
+        if server is None:
+            return
+        try:
+            server.dispatch(svc_meth, args)
+        except LabrpcError:
+            pass  # the original request reported it to its caller
 
 
 def _copy_reply(src: Any, dst: Any, svc_meth: str) -> None:

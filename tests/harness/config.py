@@ -53,6 +53,7 @@ import labrpc
 from harness import race as racecheck
 from harness import transcript
 from harness.applych import ApplyChannel
+from harness.crashpoints import CrashPoint
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
 from harness.observe import Observer, Peer
@@ -649,6 +650,15 @@ class Config:
             if theirs is not None:
                 self.net.Enable(theirs[i], False)
 
+    def link(self, i: int, j: int, up: bool) -> None:
+        """Beyond Go: open or cut the link between two connected servers only."""
+        for a, b in ((i, j), (j, i)):
+            ends = self.endnames[a]
+            assert ends is not None, f"server {a} was never started"
+            self.net.Enable(ends[b], up)
+        for o in self.observers:
+            o.on_note(f"link {i}-{j} {'up' if up else 'cut'}")
+
     def rpcCount(self, server: int) -> int:
         return int(self.net.GetCount(server))
 
@@ -667,6 +677,39 @@ class Config:
         self.net.LongReordering(longrel)
         for o in self.observers:
             o.on_note(f"long reordering {'on' if longrel else 'off'}")
+
+    # -- beyond Go: crash points (harness/crashpoints.py) --------------------
+
+    def crash_point(
+        self, svc_meth: str, servers: list[int], command: Any = None, what: str = ""
+    ) -> CrashPoint:
+        """Arm a crash point: the first of servers to send a promising svc_meth reply
+        (one that holds command in its args, if given) crashes right after it."""
+        point = CrashPoint(self, svc_meth, servers, command, what)
+        self.net.set_reply_hook(point.hook)
+        return point
+
+    def freeze_and_cut(self, i: int) -> Persister | None:
+        """On the handler's thread, as a reply leaves: a copy of server i's persister
+        as it is now, and i disconnected, so nothing it does later is seen."""
+        with self.mu:
+            saved = self.saved[i]
+            frozen = saved.Copy() if saved is not None else None
+        self.disconnect(i)
+        return frozen
+
+    def crash_frozen(self, i: int, frozen: Persister | None) -> None:
+        """crash1, then give the next start1 the persister frozen by freeze_and_cut."""
+        self.crash1(i)
+        if frozen is not None:
+            with self.mu:
+                self.saved[i] = frozen
+
+    def note(self, text: str) -> None:
+        """A line in the test's log (shown if it fails) and a mark on its timeline."""
+        transcript.log(text)
+        for o in self.observers:
+            o.on_note(text)
 
     # -- checks -----------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""Lab tests beyond Go's: crash points, and duplicated and stale messages.
+
+Go's tests find some classic bugs only by luck: a Raft that replies before it
+persists, a follower that truncates its log on an old AppendEntries, a leader
+that acts on a stale reply. These tests set up the moment each bug needs. A
+crash point (harness/crashpoints.py) crashes a server right after it grants a
+vote or acknowledges entries, with its persister as it was when the reply
+left; labrpc's modes beyond Go (set_duplicates, set_stale) deliver requests
+twice and deliver old requests and replies late. Go's tests keep Go's network:
+only these tests turn the modes on. Their names carry no part, so `make
+test-3A` ... `make test-3D` run exactly Go's tests; `make test-beyond-go` runs
+these (they need 3C: persistence).
+
+Every check here is one of Raft's own guarantees (Figure 3), so a correct Raft
+passes whatever the timing; the timing only decides whether a bug is reached.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from harness.config import Config, make_config
+
+from labrpc.network import STALE_MAX_MS
+
+# Long enough for every held message to land (labrpc holds one at most STALE_MAX_MS).
+_IN_FLIGHT = STALE_MAX_MS / 1000 + 0.3
+
+
+def _peer_state(cfg: Config, i: int) -> tuple[int, bool] | None:
+    with cfg.mu:
+        rf = cfg.rafts[i]
+    return rf.GetState() if rf is not None else None
+
+
+def _await_state(cfg: Config, i: int, ok: Any, timeout: float) -> tuple[int, bool] | None:
+    """Server i's (term, is_leader) once ok(term, is_leader) holds; None if it did not in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cfg._check_failed()
+        state = _peer_state(cfg, i)
+        if state is not None and ok(*state):
+            return state
+        time.sleep(0.005)
+    return None
+
+
+def _settled_term(cfg: Config) -> int:
+    """The term once every running server is in it and one of them leads."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = [s for s in (_peer_state(cfg, i) for i in range(cfg.n)) if s is not None]
+        terms = {t for t, _ in states}
+        if len(states) == cfg.n and len(terms) == 1 and sum(lead for _, lead in states) == 1:
+            return terms.pop()
+        time.sleep(0.02)
+    cfg.fatalf("the servers did not settle in one term with one leader within 5 s")
+
+
+def _leaders_seen(cfg: Config, seconds: float) -> dict[int, set[int]]:
+    """Every (term -> leaders) GetState shows over the next few seconds."""
+    seen: dict[int, set[int]] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for i in range(cfg.n):
+            state = _peer_state(cfg, i)
+            if state is not None and state[1]:
+                seen.setdefault(state[0], set()).add(i)
+        time.sleep(0.01)
+    return seen
+
+
+def _await_applied(cfg: Config, server: int, index: int, cmd: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cfg._check_failed()
+        with cfg.mu:
+            if cfg.logs[server].get(index) == cmd:
+                return True
+        time.sleep(0.005)
+    return False
+
+
+def _vote_round(cfg: Config) -> bool:
+    """One try at a second vote in one term; False if the timing did not allow it.
+
+    Server g votes for c in term t and crashes right after its reply. Restarted,
+    g follows c. Then d, down since before that election, comes back one term
+    behind, linked to g only: its next election is in term t, and it asks g. A g
+    that kept its vote refuses; a g that forgot it makes d a second leader of t.
+    """
+    leader = cfg.checkOneLeader()
+    _settled_term(cfg)
+    d = (leader + 1) % cfg.n
+    f = (leader + 2) % cfg.n
+    cfg.crash1(d)  # d keeps the settled term: its next election is in the one after
+
+    # A new election between the leader, restarted as a follower, and f.
+    point = cfg.crash_point("Raft.RequestVote", [leader, f], what="granting a vote")
+    cfg.start1(leader, cfg.applier)
+    cfg.connect(leader)
+    g = point.wait(10)
+    c = f if g == leader else leader
+    state = _await_state(cfg, c, lambda t, lead: lead, 2)
+    if state is None:
+        return False  # c lost its lead meanwhile
+    t = state[0]
+
+    cfg.start1(g, cfg.applier)
+    cfg.connect(g)
+    cfg.start1(d, cfg.applier)  # not connected: elections on its own, one term each
+    if _await_state(cfg, d, lambda term_d, _: term_d >= t - 1, 5) is None:
+        cfg.fatalf("server %d, alone, stayed below term %d for 5 s", d, t - 1)
+    state_d = _peer_state(cfg, d)
+    aligned = state_d is not None and state_d[0] == t - 1
+    if aligned:
+        cfg.connect(d)
+        cfg.link(d, c, False)  # d reaches g only
+        seen = _leaders_seen(cfg, 2.0)
+        both = sorted(seen.get(t, set()))
+        if len(both) > 1:
+            cfg.fatalf(
+                "term %d had two leaders, servers %s: server %d voted for server %d in term %d, "
+                "crashed right after its reply, and, restarted from its persister, voted for "
+                "server %d in the same term. currentTerm and votedFor must be persisted before "
+                "a RequestVote reply goes out (Figure 2: 'updated on stable storage before "
+                "responding to RPCs')",
+                t, both, g, c, t, d,
+            )
+        cfg.link(d, c, True)
+    else:
+        cfg.connect(d)
+    return aligned
+
+
+def test_PersistVoteBeforeReply() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): votes persisted before the reply")
+        aligned = sum(_vote_round(cfg) for _ in range(3))
+        if aligned == 0:
+            cfg.fatalf("no round could line up a second election in the voter's term")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_PersistLogBeforeReply() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): entries persisted before the reply")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        for _ in range(3):
+            # Server a acknowledges x, the leader commits x with a's reply, and a
+            # crashes right after it. With the leader gone, a and b elect a leader:
+            # a still holds x, so x stays at its index.
+            leader = cfg.checkOneLeader()
+            a = (leader + 1) % servers
+            b = (leader + 2) % servers
+            cfg.disconnect(b)
+            x = 1_000_000 + cfg.rand.Int() % 1_000_000
+            point = cfg.crash_point(
+                "Raft.AppendEntries", [a], command=x, what=f"acknowledging entries holding {x}"
+            )
+            index, _, ok = cfg.rafts[leader].Start(x)
+            if not ok:
+                cfg.fatalf("server %d, the one leader a moment ago, refused Start()", leader)
+            point.wait(5)
+            if not _await_applied(cfg, leader, index, x, 5):
+                cfg.fatalf(
+                    "leader %d did not commit index %d with server %d's reply", leader, index, a
+                )
+            cfg.crash1(leader)
+            cfg.start1(a, cfg.applier)
+            cfg.connect(a)
+            cfg.connect(b)
+            # Agreement on a new entry puts it after x, unless x was lost (the
+            # appliers report a different command at x's index).
+            cfg.one(cfg.rand.Int() % 10000, 2, True)
+            cfg.start1(leader, cfg.applier)
+            cfg.connect(leader)
+            cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_OldAppendEntriesKeepLog() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): old AppendEntries delivered late")
+        cfg.net.set_stale(True)
+        cfg.net.set_duplicates(True)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        for _ in range(4):
+            # The leader and f commit five entries, one at a time, while old
+            # AppendEntries requests are held back; the leader crashes, and the
+            # held requests reach f after newer ones. f must keep every entry
+            # they match: the leader committed them with f's acknowledgement.
+            leader = cfg.checkOneLeader()
+            b = (leader + 2) % servers
+            cfg.disconnect(b)
+            last, cmd = 0, None
+            for _ in range(5):
+                cmd = cfg.rand.Int() % 10000
+                index, _, ok = cfg.rafts[leader].Start(cmd)
+                if ok:
+                    last = index
+                time.sleep(0.02)
+            if last:
+                _await_applied(cfg, leader, last, cmd, 5)
+            cfg.crash1(leader)
+            time.sleep(_IN_FLIGHT)  # the held requests land
+            cfg.connect(b)
+            cfg.one(cfg.rand.Int() % 10000, 2, True)
+            cfg.start1(leader, cfg.applier)
+            cfg.connect(leader)
+            cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_StaleRepliesCommitNothing() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): stale replies")
+        cfg.net.set_stale(True)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        for _ in range(4):
+            # Both followers are cut off, then the leader takes x: no follower can
+            # store x, so nothing may commit it. Replies to older AppendEntries
+            # still arrive (they were in flight); they acknowledge what their
+            # requests carried, not x.
+            leader = cfg.checkOneLeader()
+            time.sleep(0.3)  # heartbeats, whose replies are in flight
+            for i in range(servers):
+                if i != leader:
+                    cfg.disconnect(i)
+            x = cfg.rand.Int() % 10000
+            index, _, ok = cfg.rafts[leader].Start(x)
+            time.sleep(_IN_FLIGHT)
+            if ok:
+                n, _ = cfg.nCommitted(index)
+                if n > 0:
+                    cfg.fatalf(
+                        "leader %d committed index %d (%s) with no follower able to store it: "
+                        "both were cut off before Start(). A reply counts for the entries its "
+                        "request carried (matchIndex = prevLogIndex + len(entries) of that "
+                        "request), and only if it answers a request of the current term",
+                        leader, index, x,
+                    )
+            for i in range(servers):
+                cfg.connect(i)
+            cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
