@@ -20,7 +20,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.config import Config, make_config
+from harness.config import Config, RaftElectionTimeout, make_config
+from harness.heartbeats import LIMIT, METHOD, SLACK
 
 from labrpc.network import STALE_MAX_MS
 
@@ -80,6 +81,30 @@ def _await_applied(cfg: Config, server: int, index: int, cmd: Any, timeout: floa
                 return True
         time.sleep(0.005)
     return False
+
+
+def test_IdleHeartbeatRate() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): at most ten heartbeats a second")
+        # The lab's own rule, which Go checks only through 3B's RPC count (and
+        # every other test here only warns about).
+        cfg.checkOneLeader()
+        time.sleep(RaftElectionTimeout / 2)
+        window = 2.0
+        ends = [(i, j, cfg.endnames[i][j]) for i in range(servers) for j in range(servers)]
+        ends = [(i, j, name) for i, j, name in ends if i != j]
+        before = {name: cfg.net.GetEndCount(name, METHOD) for _, _, name in ends}
+        time.sleep(window)
+        for i, j, name in ends:
+            sent = cfg.net.GetEndCount(name, METHOD) - before[name]
+            if sent > LIMIT * window + SLACK:
+                cfg.fatalf(
+                    "server %d sent server %d %d AppendEntries in %.0f s while idle; the lab "
+                    "allows at most %d heartbeats a second",
+                    i, j, sent, window, LIMIT,
+                )
+        cfg.end()
 
 
 def _vote_round(cfg: Config) -> bool:
@@ -180,6 +205,87 @@ def test_PersistLogBeforeReply() -> None:
             cfg.start1(leader, cfg.applier)
             cfg.connect(leader)
             cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_FollowerCommitsOnlyWhatMatches() -> None:
+    servers = 5
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): a follower commits only what matches")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        # The leader and f, cut off from the rest, store entries nobody commits.
+        leader = cfg.checkOneLeader()
+        f = (leader + 1) % servers
+        rest = [i for i in range(servers) if i not in (leader, f)]
+        for i in rest:
+            cfg.disconnect(i)
+        for _ in range(3):
+            cfg.rafts[leader].Start(cfg.rand.Int() % 10000)
+        time.sleep(RaftElectionTimeout / 2)  # they reach f
+        # The rest elect a leader and commit other entries at those indexes.
+        cfg.disconnect(leader)
+        cfg.disconnect(f)
+        for i in rest:
+            cfg.connect(i)
+        for _ in range(5):
+            cfg.one(cfg.rand.Int() % 10000, len(rest), True)
+        # f comes back: its first AppendEntries fail the consistency check, and
+        # f may move commitIndex only over entries it knows match the leader's.
+        cfg.connect(f)
+        cfg.one(cfg.rand.Int() % 10000, len(rest) + 1, True)
+        cfg.connect(leader)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def _figure8_round(cfg: Config) -> None:
+    """The paper's Figure 8, step by step: an entry of an earlier term, stored
+    on a majority by a later leader, is not committed by counting replicas."""
+    n = cfg.n
+    # (a) The leader, old, stores x, and so does a; nobody else.
+    old = cfg.checkOneLeader()
+    a = (old + 1) % n
+    for i in range(n):
+        if i not in (old, a):
+            cfg.disconnect(i)
+    _, _, ok = cfg.rafts[old].Start(cfg.rand.Int() % 10000)
+    time.sleep(RaftElectionTimeout / 2)  # x reaches a
+    # (b) The other three elect s, which stores y, of a later term, alone.
+    cfg.disconnect(old)
+    cfg.disconnect(a)
+    for i in range(n):
+        if i not in (old, a):
+            cfg.connect(i)
+    s = cfg.checkOneLeader()
+    cfg.disconnect(s)
+    _, _, ok_s = cfg.rafts[s].Start(cfg.rand.Int() % 10000)
+    # (c) old and a come back: one of them leads (only they hold x) and copies x to
+    # the two others. x, of an earlier term, is on four servers: still not committed.
+    for i in range(n):
+        if i != s:
+            cfg.connect(i)
+    cfg.checkOneLeader()
+    time.sleep(RaftElectionTimeout)
+    # (d) The holders of x leave; s, whose last entry is of a later term than x,
+    # leads the two others and puts y where x was. Had anyone applied x, the
+    # appliers report y at x's index.
+    if ok and ok_s:
+        cfg.disconnect(old)
+        cfg.disconnect(a)
+        cfg.connect(s)
+        cfg.one(cfg.rand.Int() % 10000, n - 2, True)
+    for i in range(n):
+        cfg.connect(i)
+    cfg.one(cfg.rand.Int() % 10000, n, True)
+
+
+def test_Figure8Scripted() -> None:
+    servers = 5
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): Figure 8, step by step")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        for _ in range(2):
+            _figure8_round(cfg)
         cfg.end()
 
 
