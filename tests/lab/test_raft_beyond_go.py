@@ -208,6 +208,27 @@ def test_PersistLogBeforeReply() -> None:
         cfg.end()
 
 
+def test_LeaderHoldsCommittedEntries() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): only an up-to-date candidate wins")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        for _ in range(2):
+            # b misses x, which the leader and a commit. Then b, whose term rose
+            # while it was alone, faces a without the leader: a must refuse b its
+            # vote (b's log is behind), or b leads and overwrites x (§5.4.1).
+            leader = cfg.checkOneLeader()
+            b = (leader + 2) % servers
+            cfg.disconnect(b)
+            cfg.one(cfg.rand.Int() % 10000, servers - 1, True)
+            cfg.disconnect(leader)
+            cfg.connect(b)
+            cfg.one(cfg.rand.Int() % 10000, servers - 1, True)
+            cfg.connect(leader)
+            cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
 def test_FollowerCommitsOnlyWhatMatches() -> None:
     servers = 5
     with make_config(servers, False, False) as cfg:
