@@ -141,6 +141,17 @@ class Network:
         with self._mu:
             self._reply_hook = hook
 
+    def deliver_copy(self, servername: Hashable, svc_meth: str, args: bytes) -> bool:
+        """Deliver now a copy the tester kept of a request (its bytes, as the reply
+        hook saw them), as a network that held it all along would: to whichever
+        server holds the name, whatever has happened to its sender and links.
+        The reply is lost; False if there is no such server."""
+        server = self._server_named(servername)
+        if server is None or self._done.is_set():
+            return False
+        server.dispatch(svc_meth, args)
+        return True
+
     # -- the Go API, continued ------------------------------------------------
 
     def MakeEnd(self, endname: Hashable) -> ClientEnd:

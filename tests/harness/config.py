@@ -56,6 +56,7 @@ from harness.applych import ApplyChannel
 from harness.crashpoints import CrashPoint
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
+from harness.keep import KeptRequests
 from harness.observe import Observer, Peer
 from harness.safety import Safety
 from harness.thread_errors import ThreadErrors, ThreadFailure
@@ -678,7 +679,7 @@ class Config:
         for o in self.observers:
             o.on_note(f"long reordering {'on' if longrel else 'off'}")
 
-    # -- beyond Go: crash points (harness/crashpoints.py) --------------------
+    # -- beyond Go: crash points and old requests (crashpoints.py, keep.py) ----
 
     def crash_point(
         self, svc_meth: str, servers: list[int], command: Any = None, what: str = ""
@@ -704,6 +705,18 @@ class Config:
         if frozen is not None:
             with self.mu:
                 self.saved[i] = frozen
+
+    def keep_requests(self, svc_meth: str) -> KeptRequests:
+        """Keep the latest svc_meth request each server handles (harness/keep.py)."""
+        kept = KeptRequests(svc_meth)
+        self.net.set_reply_hook(kept.hook)
+        return kept
+
+    def deliver_old(self, i: int, svc_meth: str, args: bytes) -> None:
+        """Deliver to server i, now, a request kept by keep_requests: a stale message."""
+        self.note(f"an old {svc_meth} request delivered to server {i}")
+        if not self.net.deliver_copy(i, svc_meth, args):
+            self.fatalf("deliver_old: server %d is not running", i)
 
     def note(self, text: str) -> None:
         """A line in the test's log (shown if it fails) and a mark on its timeline."""

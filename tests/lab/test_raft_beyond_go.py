@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.config import Config, RaftElectionTimeout, make_config
+from harness.config import Config, RaftElectionTimeout, SnapShotInterval, make_config
 from harness.heartbeats import LIMIT, METHOD, SLACK
 
 from labrpc.network import STALE_MAX_MS
@@ -341,6 +341,67 @@ def test_OldAppendEntriesKeepLog() -> None:
             cfg.start1(leader, cfg.applier)
             cfg.connect(leader)
             cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_OldInstallSnapshotKeepsLog() -> None:
+    servers = 3
+    with make_config(servers, False, True) as cfg:
+        cfg.begin("Test (beyond Go, needs 3D): an old InstallSnapshot delivered late")
+        cfg.one(cfg.rand.Int(), servers, True)
+        leader = cfg.checkOneLeader()
+        f = (leader + 1) % servers
+        b = (leader + 2) % servers
+        # f falls behind the leader's snapshot, and catches up through it.
+        cfg.disconnect(f)
+        for _ in range(2 * SnapShotInterval + 5):
+            cfg.one(cfg.rand.Int(), servers - 1, True)
+        kept = cfg.keep_requests("Raft.InstallSnapshot")
+        cfg.connect(f)
+        cfg.one(cfg.rand.Int(), servers, True)
+        cfg.net.set_reply_hook(None)
+        old = kept.get(f)
+        if old is None:
+            cfg.fatalf(
+                "leader %d brought server %d up to date without an InstallSnapshot, though "
+                "server %d lacked entries the leader had discarded into its snapshot",
+                leader, f, f,
+            )
+        # The leader and f commit more entries; then the leader crashes, and the old
+        # InstallSnapshot reaches f. It holds only entries f has committed: f must
+        # keep its log, which now decides what b, who missed those entries, learns.
+        cfg.disconnect(b)
+        for _ in range(3):
+            cfg.one(cfg.rand.Int(), servers - 1, True)
+        cfg.crash1(leader)
+        cfg.deliver_old(f, "Raft.InstallSnapshot", old)
+        cfg.connect(b)
+        cfg.one(cfg.rand.Int(), servers - 1, True)
+        cfg.start1(leader, cfg.applierSnap)
+        cfg.connect(leader)
+        cfg.one(cfg.rand.Int(), servers, True)
+        cfg.end()
+
+
+def test_ElectionsWithStaleMessages() -> None:
+    servers = 5
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): elections with stale and duplicated messages")
+        cfg.net.set_stale(True)
+        cfg.net.set_duplicates(True)
+        # Leaders come and go while old RequestVote requests and replies arrive
+        # late: a vote counts only in the election it was granted for, and a peer
+        # votes once a term, however often it is asked. Election Safety (one
+        # leader a term) is checked all along.
+        for _ in range(8):
+            leader = cfg.checkOneLeader()
+            cfg.disconnect(leader)
+            other = (leader + 1 + cfg.rand.Int() % (servers - 1)) % servers
+            cfg.disconnect(other)
+            cfg.checkOneLeader()
+            cfg.connect(leader)
+            cfg.connect(other)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
         cfg.end()
 
 

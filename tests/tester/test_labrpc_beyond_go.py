@@ -161,3 +161,13 @@ def test_reply_hook_crash_runs_before_the_reply_and_the_reply_still_arrives(
     assert order[-2:] == ["crash", "reply"]
     assert seen == [("s", "Recorder.Handler", Echo(7), Echo(7))]
     assert not end.Call("Recorder.Handler", Echo(8), Echo()), "the server is down"
+
+
+def test_deliver_copy_reaches_the_server_whatever_its_links(
+    setup: tuple[labrpc.Network, Recorder, labrpc.ClientEnd],
+) -> None:
+    net, rec, end = setup
+    net.Enable("e", False)
+    assert net.deliver_copy("s", "Recorder.Handler", labgob.encode(Echo(5)))
+    assert rec.seen == [5]
+    assert not net.deliver_copy("nobody", "Recorder.Handler", labgob.encode(Echo(6)))
