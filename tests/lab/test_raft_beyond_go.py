@@ -107,6 +107,43 @@ def test_IdleHeartbeatRate() -> None:
         cfg.end()
 
 
+def test_ElectionTimeoutsRandomized() -> None:
+    servers = 3
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): election timeouts are randomized")
+        # A server alone starts an election each time its timer runs out: its term
+        # goes up by one each time. With the same timeout every time, servers that
+        # time out together split the vote again and again (§5.2).
+        alone = (cfg.checkOneLeader() + 1) % servers
+        cfg.disconnect(alone)
+        changes: list[float] = []
+        last = _peer_state(cfg, alone)
+        deadline = time.monotonic() + 10 * RaftElectionTimeout
+        while len(changes) < 9 and time.monotonic() < deadline:
+            time.sleep(0.002)
+            state = _peer_state(cfg, alone)
+            if state is not None and last is not None and state[0] != last[0]:
+                changes.append(time.monotonic())
+            last = state
+        if len(changes) < 9:
+            cfg.fatalf(
+                "server %d, alone, started %d elections in %.0f s; it should start one "
+                "each time its election timeout runs out", alone, len(changes),
+                10 * RaftElectionTimeout,
+            )
+        gaps = [round((changes[k + 1] - changes[k]) * 1000) for k in range(len(changes) - 1)]
+        if max(gaps) - min(gaps) < 20:
+            cfg.fatalf(
+                "server %d, alone, waited %s ms between its elections: the same every time. "
+                "Draw each election timeout at random (the paper: 150-300 ms), or servers "
+                "that time out together split the vote again and again",
+                alone, gaps,
+            )
+        cfg.connect(alone)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
 def _vote_round(cfg: Config) -> bool:
     """One try at a second vote in one term; False if the timing did not allow it.
 
