@@ -18,8 +18,9 @@ same command gives the table before and after the tests Go does not have.
 
 Time to kill is the tests' own time (junit XML durations: setup, call and
 teardown) summed up to and including the failing test; a survivor's is the
-whole suite's.  Every child's output, its junit XML and any timeline the tester
-wrote are kept in a folder named at the start.  `--only reference` runs the
+whole suite's.  Every child's output, its junit XML, any timeline the tester
+wrote and the lab's .raftlab folder (full tracebacks, hang reports) are kept in
+a folder named at the start.  `--only reference` runs the
 unplanted reference the same way: if that is killed, the harness is at fault.
 Ctrl-C kills every child's process group.
 """
@@ -27,7 +28,6 @@ Ctrl-C kills every child's process group.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -88,8 +88,11 @@ def suite(lab: Path, before: bool) -> list[str]:
     return files + [f for f in GO_FILES if (lab / f).is_file()]
 
 
-def run_bug(bug: Bug, pristine: Pristine, before: bool, out: Path, seconds: float) -> Outcome:
-    """Run the suite against bug in a child; the copy of the lab is removed after."""
+def run_bug(
+    bug: Bug, pristine: Pristine, before: bool, out: Path, seconds: float, select: str = ""
+) -> Outcome:
+    """Run the suite (only the tests pytest's -k select picks, if given) against bug
+    in a child; the copy of the lab is removed after."""
     workdir = out / bug.name
     lab = workdir / "lab"
     pristine.copy_with(plant(bug).encode(), lab)
@@ -102,6 +105,8 @@ def run_bug(bug: Bug, pristine: Pristine, before: bool, out: Path, seconds: floa
         sys.executable, "-S", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
         f"--junitxml={report}", "-o", "junit_duration_report=total", *files,
     ]  # fmt: skip
+    if select:
+        command += ["-k", select]
     start = time.monotonic()
     with _live_lock:
         if _stopping:
@@ -122,6 +127,8 @@ def run_bug(bug: Bug, pristine: Pristine, before: bool, out: Path, seconds: floa
     with _live_lock:
         _live.discard(child.pid)
     wall = time.monotonic() - start
+    if (lab / ".raftlab").is_dir():  # full tracebacks, hang reports: the output names them
+        shutil.move(lab / ".raftlab", workdir / ".raftlab")
     shutil.rmtree(lab, ignore_errors=True)
     shutil.rmtree(workdir / "tmp", ignore_errors=True)
     outcome = read_junit(bug, report, workdir, wall)
@@ -209,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", nargs="+", metavar="NAME", default=[],
         help="these bugs only (`reference`: the unplanted reference, a control)",
     )  # fmt: skip
+    parser.add_argument(
+        "-k", dest="select", default="", metavar="EXPR",
+        help="only the lab tests pytest's -k EXPR selects (e.g. 3A)",
+    )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the bugs and stop")
     parser.add_argument(
         "-o", "--out", type=Path, default=None,
@@ -243,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(out / "handout")
     console.print(
         f"{len(bugs)} bug(s), {args.parallel} at once, each against {' '.join(files)} "
-        f"(pytest -x); output in {escape(str(out))}"
+        f"(pytest -x{f' -k {args.select!r}' if args.select else ''}); "
+        f"output in {escape(str(out))}"
     )
 
     outcomes: dict[str, Outcome] = {}
@@ -251,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def one(bug: Bug) -> None:
         try:
-            o = run_bug(bug, pristine, args.before, out, args.child_seconds)
+            o = run_bug(bug, pristine, args.before, out, args.child_seconds, args.select)
         except Stopped:
             return
         with outcomes_lock:
@@ -280,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     done = [outcomes[bug.name] for bug in bugs if bug.name in outcomes]
     title = "planted bugs, " + ("Go's tests only" if args.before else "the whole lab suite")
+    if args.select:
+        title += f", tests -k {args.select!r}"
     console.print(table(done, title))
     with open(out / "table.txt", "w") as f:
         file_console = Console(file=f, width=200, highlight=False, no_color=True)
