@@ -22,13 +22,14 @@ whole suite's.  Every child's output, its junit XML, any timeline the tester
 wrote and the lab's .raftlab folder (full tracebacks, hang reports) are kept in
 a folder named at the start.  `--only reference` runs the
 unplanted reference the same way: if that is killed, the harness is at fault.
-Ctrl-C kills every child's process group.
+Ctrl-C (or SIGTERM) kills every child's process group.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 from rich.markup import escape
@@ -131,6 +133,8 @@ def run_bug(
         shutil.move(lab / ".raftlab", workdir / ".raftlab")
     shutil.rmtree(lab, ignore_errors=True)
     shutil.rmtree(workdir / "tmp", ignore_errors=True)
+    if _stopping:
+        raise Stopped  # the run was cut short: no verdict
     outcome = read_junit(bug, report, workdir, wall)
     if not outcome.killed and (timed_out or child.returncode != 0):
         # No failing test in the report, yet the run did not pass: it hung or crashed.
@@ -138,8 +142,6 @@ def run_bug(
             f"still running after {seconds:g} s" if timed_out
             else f"pytest exited {child.returncode} with no failing test in its report"
         )  # fmt: skip
-        if _stopping:
-            why = "interrupted"
         outcome.killed_by = "(the run itself)"
         outcome.failure = f"{why}; see {workdir / 'output.txt'}"
     return outcome
@@ -201,6 +203,10 @@ def kill_rate(outcomes: list[Outcome]) -> str:
     if times:
         line += f"; time to kill median {statistics.median(times):.1f} s, max {max(times):.1f} s"
     return line
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -275,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         console.print(f"{finished}/{len(bugs)} {bug.name}: {verdict}")
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too
     pool = ThreadPoolExecutor(max_workers=args.parallel, thread_name_prefix="bug")
     futures = [pool.submit(one, bug) for bug in bugs]
     interrupted = False
