@@ -128,12 +128,13 @@ def run_bug(
     child.wait()
     with _live_lock:
         _live.discard(child.pid)
+        stopped = _stopping
     wall = time.monotonic() - start
     if (lab / ".raftlab").is_dir():  # full tracebacks, hang reports: the output names them
         shutil.move(lab / ".raftlab", workdir / ".raftlab")
     shutil.rmtree(lab, ignore_errors=True)
     shutil.rmtree(workdir / "tmp", ignore_errors=True)
-    if _stopping:
+    if stopped:
         raise Stopped  # the run was cut short: no verdict
     outcome = read_junit(bug, report, workdir, wall)
     if not outcome.killed and (timed_out or child.returncode != 0):
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"[red]killed[/] by {escape(o.killed_by)} after {o.seconds:.1f} s"
             if o.killed else f"[green]survived[/] {o.tests} tests, {o.seconds:.1f} s"
         )  # fmt: skip
+        verdict += f" ({o.wall:.0f} s wall)"
         console.print(f"{finished}/{len(bugs)} {bug.name}: {verdict}")
 
     signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too
