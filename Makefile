@@ -13,7 +13,7 @@ N ?= 100
 P ?=
 
 .PHONY: test test-3A test-3B test-3C test-3D test-beyond-go test-lab test-tester test-reference test-race \
-	test-browser lint bench stress handout grade bench-grade autograder clean
+	test-browser test-bugs lint bench stress handout grade bench-grade autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
@@ -51,6 +51,13 @@ test-reference: $(STAMP)
 RACE_ARGS ?=
 test-race: $(STAMP)
 	$(PYTEST) --race $(RACE_ARGS) tests/lab
+
+# The lab suite against each classic bug planted in the reference (tools/bugs.py):
+# make test-bugs [BUGS="a b"] [P=2] [BEFORE=1 for Go's tests only]; prints the kill rate.
+BUGS ?=
+BEFORE ?=
+test-bugs: $(STAMP)
+	$(PY) -m tools.bugs -p $(or $(P),2) $(if $(BEFORE),--before) $(if $(BUGS),--only $(BUGS))
 
 # The timeline page drawn in headless chromium (apt-get install chromium first).
 test-browser: $(STAMP)

@@ -48,7 +48,7 @@ def stop_all() -> None:
         _stopping = True
         groups = list(_live)
     for group in groups:
-        _kill_group(group)
+        kill_group(group)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def run_test(
         child.wait(timeout=limits.seconds)
     except subprocess.TimeoutExpired:
         timed_out = True
-    _kill_group(child.pid)  # whatever it started dies with it
+    kill_group(child.pid)  # whatever it started dies with it
     child.wait()
     with _live_lock:
         _live.discard(child.pid)
@@ -138,8 +138,16 @@ def run_test(
 
 
 def _environment(copy: Path, workdir: Path, seed: int) -> dict[str, str]:
-    """Just what a run needs.  -S in the command and this PYTHONPATH let the child
-    import the handout's packages, then this interpreter's installed ones (pytest),
+    env = isolated_environment(copy, workdir, CHILDSIDE)
+    env["RAFTLAB_SEED"] = str(seed)
+    env["RAFTLAB_TIMELINE_DIR"] = str(workdir / "kept")
+    return env
+
+
+def isolated_environment(copy: Path, workdir: Path, *more_paths: Path) -> dict[str, str]:
+    """Just what a run of the lab in copy needs (its temporary files in workdir/tmp).
+    With -S in the command, this PYTHONPATH lets the child import the copy's
+    packages, then more_paths, then this interpreter's installed ones (pytest),
     and never a raft installed in this environment (an editable install of the
     repository would otherwise lend a submission the reference's modules)."""
     return {
@@ -148,16 +156,15 @@ def _environment(copy: Path, workdir: Path, seed: int) -> dict[str, str]:
         "TMPDIR": str(workdir / "tmp"),
         "LANG": "C.UTF-8",
         "PYTHONPATH": os.pathsep.join(
-            [str(copy), str(CHILDSIDE), sysconfig.get_paths()["purelib"]]
+            [str(copy), *map(str, more_paths), sysconfig.get_paths()["purelib"]]
         ),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
-        "RAFTLAB_SEED": str(seed),
-        "RAFTLAB_TIMELINE_DIR": str(workdir / "kept"),
     }
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group pid leads, if it is still there."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
