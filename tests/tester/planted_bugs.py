@@ -222,16 +222,24 @@ BUGS: tuple[Bug, ...] = (
     ),
     Bug(
         "commit_index_past_last_new_entry",
-        "a follower sets commitIndex = min(leaderCommit, its last log index), "
-        "not the index of the last new entry",
+        "a follower sets commitIndex = min(leaderCommit, its last log index) on every "
+        "AppendEntries of the current term, before the consistency check: past the last "
+        "entry known to match the leader's",
         "commit_past_last_new",
         (
             (
-                "if args.LeaderCommit > self.commit_index and last_new > self.commit_index:\n"
-                "                self.commit_index = min(args.LeaderCommit, last_new)\n",
-                "if args.LeaderCommit > self.commit_index:\n"
+                "            # A current leader exists: a candidate steps down, and the timer"
+                " restarts.\n"
+                "            self.state = FOLLOWER\n"
+                "            self.reset_election_timer()\n",
+                "            # A current leader exists: a candidate steps down, and the timer"
+                " restarts.\n"
+                "            self.state = FOLLOWER\n"
+                "            self.reset_election_timer()\n"
+                "            if args.LeaderCommit > self.commit_index:\n"
                 "                self.commit_index = min(args.LeaderCommit,"
-                " self.log.last_index())\n",
+                " self.log.last_index())\n"
+                "                self.apply_cond.notify()\n",
             ),
         ),
     ),
@@ -393,11 +401,18 @@ BUGS: tuple[Bug, ...] = (
     ),
     Bug(
         "install_snapshot_drops_following_entries",
-        "InstallSnapshot always discards the whole log, even entries after the snapshot "
-        "that match",
+        "InstallSnapshot installs every snapshot it is sent, even one older than what the "
+        "follower has committed, and discards the whole log, entries after it included",
         "other",
         (
             (
+                "            if args.LastIncludedIndex <= self.commit_index:\n"
+                "                # Committed here already: the service has, or will be sent,"
+                " these entries.\n"
+                "                return\n"
+                "            # 6. If existing log entry has same index and term as snapshot's"
+                " last\n"
+                "            #    included entry, retain log entries following it.\n"
                 "            if (\n"
                 "                args.LastIncludedIndex <= self.log.last_index()\n"
                 "                and self.log[args.LastIncludedIndex].Term"
