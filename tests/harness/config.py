@@ -706,9 +706,10 @@ class Config:
             with self.mu:
                 self.saved[i] = frozen
 
-    def keep_requests(self, svc_meth: str) -> KeptRequests:
-        """Keep the latest svc_meth request each server handles (harness/keep.py)."""
-        kept = KeptRequests(svc_meth)
+    def keep_requests(self, svc_meth: str, command: Any = None) -> KeptRequests:
+        """Keep the latest svc_meth request each server handles, of those that hold
+        command if given (harness/keep.py)."""
+        kept = KeptRequests(svc_meth, command)
         self.net.set_reply_hook(kept.hook)
         return kept
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from typing import Any
+
+import labgob
+from harness.crashpoints import holds
 
 
 class KeptRequests:
-    """The latest svc_meth request each server handled, as bytes."""
+    """The latest svc_meth request each server handled (holding command, if given), as bytes."""
 
-    def __init__(self, svc_meth: str) -> None:
+    def __init__(self, svc_meth: str, command: Any = None) -> None:
         self._svc_meth = svc_meth
+        self._command = command
         self._mu = threading.Lock()
         self._kept: dict[Hashable, bytes] = {}  # guarded by _mu
 
@@ -24,7 +29,9 @@ class KeptRequests:
         self, servername: Hashable, svc_meth: str, args: bytes, reply: bytes
     ) -> Callable[[], None] | None:
         """labrpc's reply hook: keep the request; never crash anything."""
-        if svc_meth == self._svc_meth:
+        if svc_meth != self._svc_meth:
+            return None
+        if self._command is None or holds(labgob.decode(args), self._command):
             with self._mu:
                 self._kept[servername] = args
         return None

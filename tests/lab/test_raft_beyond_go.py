@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.config import Config, RaftElectionTimeout, SnapShotInterval, make_config
 from harness.heartbeats import LIMIT, METHOD, SLACK
+from harness.safety import SAMPLE_INTERVAL
 
 from labrpc.network import STALE_MAX_MS
 
@@ -295,6 +296,46 @@ def test_FollowerCommitsOnlyWhatMatches() -> None:
         # f may move commitIndex only over entries it knows match the leader's.
         cfg.connect(f)
         cfg.one(cfg.rand.Int() % 10000, len(rest) + 1, True)
+        cfg.connect(leader)
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        cfg.end()
+
+
+def test_OldTermAppendEntriesRefused() -> None:
+    servers = 5
+    with make_config(servers, False, False) as cfg:
+        cfg.begin("Test (beyond Go): an AppendEntries of an earlier term is refused")
+        cfg.one(cfg.rand.Int() % 10000, servers, True)
+        # The leader, with f alone, sends f an entry x that no majority stores.
+        leader = cfg.checkOneLeader()
+        f = (leader + 1) % servers
+        rest = [i for i in range(servers) if i not in (leader, f)]
+        for i in rest:
+            cfg.disconnect(i)
+        x = 1_000_000 + cfg.rand.Int() % 1_000_000
+        kept = cfg.keep_requests("Raft.AppendEntries", command=x)
+        cfg.rafts[leader].Start(x)
+        deadline = time.monotonic() + 2
+        while kept.get(f) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cfg.net.set_reply_hook(None)
+        old = kept.get(f)
+        if old is None:
+            cfg.fatalf("leader %d sent server %d no AppendEntries holding %d in 2 s", leader, f, x)
+        # The rest elect a leader of a later term and commit y where x was; f
+        # learns y and applies it. Then the old AppendEntries reaches f: it is of
+        # an earlier term, so f must refuse it (Figure 2, AppendEntries 1).
+        cfg.disconnect(leader)
+        cfg.disconnect(f)
+        for i in rest:
+            cfg.connect(i)
+        cfg.one(cfg.rand.Int() % 10000, len(rest), True)
+        cfg.connect(f)
+        cfg.one(cfg.rand.Int() % 10000, len(rest) + 1, True)
+        cfg.disconnect(f)
+        cfg.deliver_old(f, "Raft.AppendEntries", old)
+        time.sleep(3 * SAMPLE_INTERVAL)  # the safety checks read f's log and commitIndex
+        cfg.connect(f)
         cfg.connect(leader)
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         cfg.end()
