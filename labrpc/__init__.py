@@ -11,6 +11,10 @@
 
     srv = MakeServer(); srv.AddService(MakeService(obj)); net.AddServer(name, srv)
 
+Beyond Go's labrpc, for the tester's tests beyond Go's lab (off unless a test
+turns them on): net.set_duplicates(bool), net.set_stale(bool),
+net.set_reply_hook(hook), net.deliver_copy(servername, svcMeth, args_bytes).
+
 Args and replies travel as labgob bytes, so no reference crosses the network.
 """
 
