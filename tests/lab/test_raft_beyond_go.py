@@ -88,6 +88,16 @@ def _await_applied(cfg: Config, server: int, index: int, cmd: Any, timeout: floa
     return False
 
 
+def _leader_with_one_follower(cfg: Config) -> tuple[int, int, list[int]]:
+    """The leader, one follower f, and the rest, which are cut off: (leader, f, rest)."""
+    leader = cfg.checkOneLeader()
+    f = (leader + 1) % cfg.n
+    rest = [i for i in range(cfg.n) if i not in (leader, f)]
+    for i in rest:
+        cfg.disconnect(i)
+    return leader, f, rest
+
+
 def test_IdleHeartbeatRate() -> None:
     servers = 3
     with make_config(servers, False, False) as cfg:
@@ -277,11 +287,7 @@ def test_FollowerCommitsOnlyWhatMatches() -> None:
         cfg.begin("Test (beyond Go): a follower commits only what matches")
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         # The leader and f, cut off from the rest, store entries nobody commits.
-        leader = cfg.checkOneLeader()
-        f = (leader + 1) % servers
-        rest = [i for i in range(servers) if i not in (leader, f)]
-        for i in rest:
-            cfg.disconnect(i)
+        leader, f, rest = _leader_with_one_follower(cfg)
         for _ in range(3):
             cfg.rafts[leader].Start(cfg.rand.Int() % 10000)
         time.sleep(RaftElectionTimeout / 2)  # they reach f
@@ -307,11 +313,7 @@ def test_OldTermAppendEntriesRefused() -> None:
         cfg.begin("Test (beyond Go): an AppendEntries of an earlier term is refused")
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         # The leader, with f alone, sends f an entry x that no majority stores.
-        leader = cfg.checkOneLeader()
-        f = (leader + 1) % servers
-        rest = [i for i in range(servers) if i not in (leader, f)]
-        for i in rest:
-            cfg.disconnect(i)
+        leader, f, rest = _leader_with_one_follower(cfg)
         x = 1_000_000 + cfg.rand.Int() % 1_000_000
         kept = cfg.keep_requests("Raft.AppendEntries", command=x)
         cfg.rafts[leader].Start(x)
