@@ -31,24 +31,62 @@ MAX_REPORT = 4 * 1024 * 1024
 KEPT_OUTPUT = 64 * 1024  # of a failed run's output, its end
 
 
-# The children running now, so that an interrupted grading leaves none behind.
-_live_lock = threading.Lock()  # guards _live and _stopping
-_live: set[int] = set()  # their process groups
-_stopping = False
-
-
 class Stopped(Exception):
-    """Grading was interrupted (stop_all); no more runs start."""
+    """The work was interrupted (stop_all); no more children start."""
+
+
+class Children:
+    """Children, each in its own process group, that an interrupt leaves none of:
+    stop_all() kills every one running and lets no more start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[int] = set()  # guarded by _lock: the process groups running now
+        self._stopping = False  # guarded by _lock
+
+    def run(
+        self, command: list[str], cwd: Path, env: dict[str, str], output: Path, seconds: float
+    ) -> tuple[int, bool, bool]:
+        """Run command to its end, or kill its group after seconds, with stdout and
+        stderr in output: (returncode, timed out, stop_all came meanwhile).
+        Raises Stopped if stop_all came before it could start."""
+        with self._lock:
+            if self._stopping:
+                raise Stopped
+            with open(output, "wb") as out:
+                child = subprocess.Popen(
+                    command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+            self._live.add(child.pid)
+        timed_out = False
+        try:
+            child.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        kill_group(child.pid)  # whatever it started dies with it
+        child.wait()
+        with self._lock:
+            self._live.discard(child.pid)
+            stopped = self._stopping
+        return child.returncode, timed_out, stopped
+
+    def stop_all(self) -> None:
+        """Kill every running child's process group, and start no more."""
+        with self._lock:
+            self._stopping = True
+            groups = list(self._live)
+        for group in groups:
+            kill_group(group)
+
+
+# The grader's children: an interrupted grading leaves none behind.
+_children = Children()
 
 
 def stop_all() -> None:
-    """Kill every running child's process group, and start no more."""
-    global _stopping
-    with _live_lock:
-        _stopping = True
-        groups = list(_live)
-    for group in groups:
-        kill_group(group)
+    """Kill every running grading child's process group, and start no more."""
+    _children.stop_all()
 
 
 @dataclass(frozen=True)
@@ -99,30 +137,14 @@ def run_test(
         "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
     ]  # fmt: skip
     start = time.monotonic()
-    with _live_lock:
-        if _stopping:
-            raise Stopped
-        with open(output_path, "wb") as output:
-            child = subprocess.Popen(
-                command, cwd=copy, env=_environment(copy, workdir, seed),
-                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        _live.add(child.pid)
-    timed_out = False
-    try:
-        child.wait(timeout=limits.seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    kill_group(child.pid)  # whatever it started dies with it
-    child.wait()
-    with _live_lock:
-        _live.discard(child.pid)
+    returncode, timed_out, _ = _children.run(
+        command, copy, _environment(copy, workdir, seed), output_path, limits.seconds
+    )
     seconds = time.monotonic() - start
     status = _read_report(report)
     entry = status.get("tests", {}).get(test.node_id) if isinstance(status, dict) else None
     phases = entry.get("phases", {}) if isinstance(entry, dict) else {}
-    reason = _reason(child.returncode, timed_out, limits, status, entry, phases)
+    reason = _reason(returncode, timed_out, limits, status, entry, phases)
     run = Run(
         test=test, number=number, seed=seed, passed=not reason, reason=reason,
         seconds=seconds, output="", failure="", files={},

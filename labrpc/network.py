@@ -274,7 +274,7 @@ class Network:
                 return False
         if duplicates and self._randint(1000) < DUPLICATE_PER_MILLE:
             later = self._randint(DUPLICATE_MAX_MS + 1)
-            self._pool.submit(lambda: self._deliver_copy(servername, svc_meth, args, later))
+            self._pool.submit(lambda: self._deliver_duplicate(servername, svc_meth, args, later))
 
         pending = _Pending()
         if not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
@@ -333,18 +333,15 @@ class Network:
         with self._mu:
             return self._servers.get(servername)
 
-    def _deliver_copy(self, servername: Hashable, svc_meth: str, args: bytes, ms: int) -> None:
-        """On a handler thread: a duplicate of a request, ms later, to whichever
-        server holds the name then; its reply is lost."""
-        if not self._sleep_ms(ms):
-            return
-        server = self._server_named(servername)
-        if server is None:
-            return
-        try:
-            server.dispatch(svc_meth, args)
-        except LabrpcError:
-            pass  # the original request reported it to its caller
+    def _deliver_duplicate(
+        self, servername: Hashable, svc_meth: str, args: bytes, ms: int
+    ) -> None:
+        """On a handler thread: a duplicate of a request, ms later (set_duplicates)."""
+        if self._sleep_ms(ms):
+            try:
+                self.deliver_copy(servername, svc_meth, args)
+            except LabrpcError:
+                pass  # the original request reported it to its caller
 
 
 def _copy_reply(src: Any, dst: Any, svc_meth: str) -> None:

@@ -31,7 +31,6 @@ import argparse
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -47,7 +46,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grade.pristine import Pristine
-from grade.runner import isolated_environment, kill_group
+from grade.runner import Children, Stopped, isolated_environment
 from handout import build
 from tests.tester.planted_bugs import BUGS, REFERENCE, Bug, by_name, plant
 
@@ -58,13 +57,8 @@ GO_FILES = tuple(f"tests/lab/test_raft_3{part}.py" for part in "abcd")
 # A whole suite takes ~5 min alone; a child still running after this is stopped.
 CHILD_SECONDS = 45 * 60.0
 
-_live_lock = threading.Lock()  # guards _live and _stopping
-_live: set[int] = set()  # process groups of the children running now
-_stopping = False
-
-
-class Stopped(Exception):
-    """The run was interrupted; no more children start."""
+# Every bug's child: Ctrl-C or SIGTERM leaves none behind.
+_children = Children()
 
 
 @dataclass
@@ -110,25 +104,9 @@ def run_bug(
     if select:
         command += ["-k", select]
     start = time.monotonic()
-    with _live_lock:
-        if _stopping:
-            raise Stopped
-        with open(workdir / "output.txt", "wb") as output:
-            child = subprocess.Popen(
-                command, cwd=lab, env=env, stdin=subprocess.DEVNULL,
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        _live.add(child.pid)
-    timed_out = False
-    try:
-        child.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    kill_group(child.pid)  # whatever it started dies with it
-    child.wait()
-    with _live_lock:
-        _live.discard(child.pid)
-        stopped = _stopping
+    returncode, timed_out, stopped = _children.run(
+        command, lab, env, workdir / "output.txt", seconds
+    )
     wall = time.monotonic() - start
     if (lab / ".raftlab").is_dir():  # full tracebacks, hang reports: the output names them
         shutil.move(lab / ".raftlab", workdir / ".raftlab")
@@ -137,11 +115,11 @@ def run_bug(
     if stopped:
         raise Stopped  # the run was cut short: no verdict
     outcome = read_junit(bug, report, workdir, wall)
-    if not outcome.killed and (timed_out or child.returncode != 0):
+    if not outcome.killed and (timed_out or returncode != 0):
         # No failing test in the report, yet the run did not pass: it hung or crashed.
         why = (
             f"still running after {seconds:g} s" if timed_out
-            else f"pytest exited {child.returncode} with no failing test in its report"
+            else f"pytest exited {returncode} with no failing test in its report"
         )  # fmt: skip
         outcome.killed_by = "(the run itself)"
         outcome.failure = f"{why}; see {workdir / 'output.txt'}"
@@ -167,16 +145,6 @@ def read_junit(bug: Bug, report: Path, workdir: Path, wall: float) -> Outcome:
             outcome.failure = message.splitlines()[0] if message else bad.tag
             break
     return outcome
-
-
-def stop_all() -> None:
-    """Kill every running child's process group, and start no more."""
-    global _stopping
-    with _live_lock:
-        _stopping = True
-        groups = list(_live)
-    for group in groups:
-        kill_group(group)
 
 
 def table(outcomes: list[Outcome], title: str) -> Table:
@@ -294,9 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             future.result()
     except KeyboardInterrupt:
         interrupted = True
-        stop_all()
+        _children.stop_all()
     finally:
-        stop_all()
+        _children.stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
 
     done = [outcomes[bug.name] for bug in bugs if bug.name in outcomes]
