@@ -262,7 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             future.result()
     except KeyboardInterrupt:
         interrupted = True
-        _children.stop_all()
     finally:
         _children.stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
