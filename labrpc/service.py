@@ -90,15 +90,19 @@ def _methods(cls: type) -> list[tuple[str, Callable[..., Any]]]:
     ]
 
 
+def handler_types(cls: type) -> dict[str, tuple[Any, type]]:
+    """cls's handlers, as MakeService finds them: name -> (args type, reply type)."""
+    found = {name: _examine(cls, name, func) for name, func in _methods(cls)}
+    return {name: types for name, types in found.items() if isinstance(types, tuple)}
+
+
 def register_handler_types(cls: type) -> None:
     """Register the args and reply classes of cls's handlers with labgob, as
     MakeService does; the tester calls it before Make() starts a peer's threads,
     so their first Call never finds these classes unregistered."""
-    for name, func in _methods(cls):
-        found = _examine(cls, name, func)
-        if isinstance(found, tuple):
-            _register(found[0])
-            _register(found[1])
+    for args_type, reply_type in handler_types(cls).values():
+        _register(args_type)
+        _register(reply_type)
 
 
 class Service:

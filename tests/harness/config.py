@@ -56,8 +56,9 @@ from harness.applych import ApplyChannel
 from harness.crashpoints import CrashPoint
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
-from harness.keep import KeptRequests
+from harness.keep import KeptRequest, KeptRequests
 from harness.observe import Observer, Peer
+from harness.rpckinds import Rpc, RpcKinds, is_skip, skip
 from harness.safety import Safety
 from harness.thread_errors import ThreadErrors, ThreadFailure
 from harness.timeline import Timeline
@@ -223,6 +224,9 @@ class Config:
             # Before Make() starts any thread: a peer's first Call must not find the
             # classes of its handlers unregistered (MakeService comes after Make).
             register_handler_types(raft_class)
+        # Which handler is which kind of RPC, known from the args classes
+        # (harness/rpckinds.py); from the first peer's class if Make names none.
+        self.rpc_kinds = RpcKinds(raft_class) if raft_class is not None else None
         self.mu = threading.Lock()
         self.seed = seed
         self.rand = GoRand(seed)
@@ -252,7 +256,11 @@ class Config:
         self.timeline = Timeline(n, seed)  # drawn as a page when the test fails
         self.safety = Safety(self._violation)  # Figure 3's properties (harness/safety.py)
         # The heartbeat rule (at most ten a second while idle), warned about in every test.
-        self.heartbeats = HeartbeatRate(self.net.GetEndCount, lambda: self.endnames, self.warnf)
+        self.heartbeats = HeartbeatRate(
+            lambda name: self.sent_through(name, Rpc.AppendEntries),
+            lambda: self.endnames,
+            self.warnf,
+        )
         # Told every event, in this order; the peers' handles read this list too.
         self.observers: list[Observer] = [self.safety, self.timeline, self.heartbeats]
         # An uncaught exception in a Raft thread fails the test as its cause.
@@ -504,6 +512,8 @@ class Config:
 
         applyCh = ApplyChannel(i, self._record, self.race.check_put if self.race else None)
         rf = self._make(ends, i, saved, applyCh)
+        if self.rpc_kinds is None:
+            self.rpc_kinds = RpcKinds(type(rf))
         peer = Peer(rf, i, self.observers, self.calls, applyCh)
         for o in self.observers:
             o.on_make(peer)
@@ -540,6 +550,8 @@ class Config:
     def _cleanup(self, in_flight: BaseException | None) -> None:
         __tracebackhide__ = True  # a failure shows the test's line, not the tester's
         problems = self._teardown()
+        if is_skip(in_flight) and not (self.Failed() or problems):
+            return  # a test that cannot run on this Raft (rpckinds.skip): no failure
         failed = in_flight is not None or self.Failed() or bool(problems)
         for o in self.observers:
             o.on_cleanup(failed, [in_flight, *self._failures, *problems])
@@ -681,12 +693,28 @@ class Config:
 
     # -- beyond Go: crash points and old requests (crashpoints.py, keep.py) ----
 
+    def needs_rpc(self, kind: Rpc) -> list[str]:
+        """The svc_meths of the Raft's kind handlers; if the tester cannot tell which
+        they are, the test is skipped, saying how to make it run (rpckinds.py)."""
+        kinds = self.rpc_kinds
+        methods = kinds.methods(kind) if kinds is not None else []
+        if not methods:
+            why = kinds.why_unknown(kind) if kinds is not None else "no Raft was made"
+            skip(why)
+        return methods
+
+    def sent_through(self, endname: str, kind: Rpc) -> int:
+        """The kind RPCs sent through one end so far (0 for a kind not recognised)."""
+        kinds = self.rpc_kinds
+        methods = kinds.methods(kind) if kinds is not None else []
+        return sum(self.net.GetEndCount(endname, m) for m in methods)
+
     def crash_point(
-        self, svc_meth: str, servers: list[int], command: Any = None, what: str = ""
+        self, kind: Rpc, servers: list[int], command: Any = None, what: str = ""
     ) -> CrashPoint:
-        """Arm a crash point: the first of servers to send a promising svc_meth reply
+        """Arm a crash point: the first of servers to send a promising kind reply
         (one that holds command in its args, if given) crashes right after it."""
-        point = CrashPoint(self, svc_meth, servers, command, what)
+        point = CrashPoint(self, self.needs_rpc(kind), servers, command, what)
         self.net.set_reply_hook(point.hook)
         return point
 
@@ -706,17 +734,17 @@ class Config:
             with self.mu:
                 self.saved[i] = frozen
 
-    def keep_requests(self, svc_meth: str, command: Any = None) -> KeptRequests:
-        """Keep the latest svc_meth request each server handles, of those that hold
+    def keep_requests(self, kind: Rpc, command: Any = None) -> KeptRequests:
+        """Keep the latest kind request each server handles, of those that hold
         command if given (harness/keep.py)."""
-        kept = KeptRequests(svc_meth, command)
+        kept = KeptRequests(self.needs_rpc(kind), command)
         self.net.set_reply_hook(kept.hook)
         return kept
 
-    def deliver_old(self, i: int, svc_meth: str, args: bytes) -> None:
+    def deliver_old(self, i: int, old: KeptRequest) -> None:
         """Deliver to server i, now, a request kept by keep_requests: a stale message."""
-        self.note(f"an old {svc_meth} request delivered to server {i}")
-        if not self.net.deliver_copy(i, svc_meth, args):
+        self.note(f"an old {old.svc_meth} request delivered to server {i}")
+        if not self.net.deliver_copy(i, old.svc_meth, old.args):
             self.fatalf("deliver_old: server %d is not running", i)
 
     def note(self, text: str) -> None:

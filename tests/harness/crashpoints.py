@@ -12,7 +12,8 @@ exactly what the server had saved by then.
 The tester does not know a Raft's field names (they are the student's). It
 reads a reply as labgob decodes it: a reply promises when one of its bool
 fields is true (VoteGranted, Success). With `command`, only a reply to an
-AppendEntries whose args hold that command anywhere inside counts.
+AppendEntries whose args hold that command anywhere inside counts. Which
+handler is a RequestVote or an AppendEntries comes from harness/rpckinds.py.
 """
 
 from __future__ import annotations
@@ -58,16 +59,16 @@ class CrashPoint:
     def __init__(
         self,
         cfg: Config,
-        svc_meth: str,
+        svc_meths: list[str],
         servers: list[int],
         command: Any = None,
         what: str = "",
     ) -> None:
         self._cfg = cfg
-        self._svc_meth = svc_meth
+        self._svc_meths = set(svc_meths)
         self._servers = set(servers)
         self._command = command
-        self._what = what or f"a {svc_meth} reply that promises"
+        self._what = what or f"a {' or '.join(sorted(svc_meths))} reply that promises"
         self._mu = threading.Lock()
         self._armed = True  # guarded by _mu
         self.server = -1  # the server crashed; set before `crashed` is
@@ -77,7 +78,7 @@ class CrashPoint:
         self, servername: Hashable, svc_meth: str, args: bytes, reply: bytes
     ) -> Callable[[], None] | None:
         """labrpc's reply hook: the crash if this reply is the one armed for."""
-        if svc_meth != self._svc_meth or servername not in self._servers:
+        if svc_meth not in self._svc_meths or servername not in self._servers:
             return None
         if not promises(labgob.decode(reply)):
             return None

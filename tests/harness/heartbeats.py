@@ -23,19 +23,19 @@ __all__ = ["HeartbeatRate", "LIMIT", "WINDOW"]
 LIMIT = 10  # AppendEntries a second from one peer to another, while idle
 WINDOW = 1.0  # seconds over which the rate is measured
 SLACK = 2  # sends a window may have beyond LIMIT a second: a heartbeat every 100 ms is fine
-METHOD = "Raft.AppendEntries"
 
 
 class HeartbeatRate(Observer):
-    """Counts each peer's AppendEntries to each other peer (labrpc's GetEndCount)."""
+    """Counts each peer's AppendEntries to each other peer (labrpc's GetEndCount of
+    the handlers harness/rpckinds.py recognises as AppendEntries)."""
 
     def __init__(
         self,
-        count: Callable[[str, str], int],
+        count: Callable[[str], int],
         endnames: Callable[[], Sequence[Sequence[str] | None]],
         warn: Callable[[str], None],
     ) -> None:
-        self._count = count  # (endname, svcMeth) -> RPCs sent through that end so far
+        self._count = count  # endname -> AppendEntries sent through that end so far
         self._endnames = endnames  # endnames()[i][j]: server i's end to server j
         self._warn = warn
         self._mu = threading.Lock()
@@ -72,7 +72,7 @@ class HeartbeatRate(Observer):
             for i, names in enumerate(list(self._endnames())):
                 for j, name in enumerate(names or ()):
                     if j != i:
-                        counts[name] = (i, j, self._count(name, METHOD))
+                        counts[name] = (i, j, self._count(name))
             if idle:
                 for name, (i, j, n) in counts.items():
                     sent = n - last.get(name, n)
@@ -80,7 +80,11 @@ class HeartbeatRate(Observer):
                         self._warn(
                             f"warning: server {i} sent server {j} {sent} AppendEntries in "
                             f"{now - since:.1f} s while idle; the lab allows at most {LIMIT} "
-                            "heartbeats a second"
+                            "heartbeats a second. Besides a short heartbeat interval, the "
+                            "causes are a second heartbeat loop (one more each time a peer "
+                            "wins an election), two leaders in one term, and acting on a "
+                            "stale reply (check a reply's term, and that you are still in "
+                            "the role and term you sent it in, before acting on it)"
                         )
                         return
             last = {name: n for name, (_, _, n) in counts.items()}

@@ -10,32 +10,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import labgob
 from harness.crashpoints import holds
 
 
-class KeptRequests:
-    """The latest svc_meth request each server handled (holding command, if given), as bytes."""
+@dataclass(frozen=True)
+class KeptRequest:
+    svc_meth: str  # the handler it went to, e.g. "Raft.AppendEntries"
+    args: bytes  # as labgob encoded them
 
-    def __init__(self, svc_meth: str, command: Any = None) -> None:
-        self._svc_meth = svc_meth
+
+class KeptRequests:
+    """The latest request to one of svc_meths each server handled (holding command,
+    if given)."""
+
+    def __init__(self, svc_meths: list[str], command: Any = None) -> None:
+        self._svc_meths = set(svc_meths)
         self._command = command
         self._mu = threading.Lock()
-        self._kept: dict[Hashable, bytes] = {}  # guarded by _mu
+        self._kept: dict[Hashable, KeptRequest] = {}  # guarded by _mu
 
     def hook(
         self, servername: Hashable, svc_meth: str, args: bytes, reply: bytes
     ) -> Callable[[], None] | None:
         """labrpc's reply hook: keep the request; never crash anything."""
-        if svc_meth != self._svc_meth:
+        if svc_meth not in self._svc_meths:
             return None
         if self._command is None or holds(labgob.decode(args), self._command):
             with self._mu:
-                self._kept[servername] = args
+                self._kept[servername] = KeptRequest(svc_meth, args)
         return None
 
-    def get(self, server: int) -> bytes | None:
+    def get(self, server: int) -> KeptRequest | None:
         with self._mu:
             return self._kept.get(server)

@@ -124,6 +124,8 @@ class GoLines:
             return "passed", "", "PASSED"
         if report.failed:
             return "failed", "", "FAILED"
+        if report.skipped:
+            return "skipped", "", "SKIPPED"
         return None
 
     @pytest.hookimpl(trylast=True)
@@ -144,6 +146,10 @@ class GoLines:
             seeds: list[int] = getattr(report, "raftlab_seeds", [])
             if seeds:
                 out.append(f"    {transcript.seed_hint(seeds)}")
+        elif report.skipped:
+            name = report.nodeid.split("::")[-1]
+            out.append(f"--- SKIP: {name} ({report.duration:.2f}s)")
+            out.append("    " + _skip_reason(report))
         timelines: list[str] = getattr(report, "raftlab_timelines", [])
         out += [f"    timeline: {path}" for path in timelines]
         details: str = getattr(report, "raftlab_details", "")
@@ -184,6 +190,13 @@ def _write_details(
         return os.path.relpath(path)
     except (OSError, ValueError):
         return ""
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The reason pytest.skip() was given (longrepr is (path, line, "Skipped: reason"))."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
 
 
 def _crash_message(report: pytest.TestReport) -> str:

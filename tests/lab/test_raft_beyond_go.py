@@ -14,6 +14,11 @@ Their names carry no part, so `make test-3A` ... `make test-3D` run exactly
 Go's tests; `make test-beyond-go` runs these. They need 3C (persistence), and
 OldInstallSnapshotKeepsLog needs 3D. The quick, scripted ones come first.
 
+The tests that crash, keep or count one kind of RPC know the Raft's handler
+by the fields of its args class (harness/rpckinds.py), whatever its name; a
+Raft whose handlers the tester cannot recognise gets those tests skipped, with
+the reason.
+
 Every check here is one of Raft's own guarantees (Figure 3) or one of the lab's
 rules, so a correct Raft passes whatever the timing; the timing only decides
 whether a bug is reached.
@@ -25,7 +30,8 @@ import time
 from typing import Any
 
 from harness.config import Config, RaftElectionTimeout, SnapShotInterval, make_config
-from harness.heartbeats import LIMIT, METHOD, SLACK
+from harness.heartbeats import LIMIT, SLACK
+from harness.rpckinds import Rpc
 from harness.safety import SAMPLE_INTERVAL
 
 from labrpc.network import STALE_MAX_MS
@@ -101,6 +107,7 @@ def _leader_with_one_follower(cfg: Config) -> tuple[int, int, list[int]]:
 def test_IdleHeartbeatRate() -> None:
     servers = 3
     with make_config(servers, False, False) as cfg:
+        cfg.needs_rpc(Rpc.AppendEntries)
         cfg.begin("Test (beyond Go): at most ten heartbeats a second")
         # The lab's own rule, which Go checks only through 3B's RPC count (and
         # every other test here only warns about).
@@ -109,10 +116,10 @@ def test_IdleHeartbeatRate() -> None:
         window = 2.0
         ends = [(i, j, cfg.endnames[i][j]) for i in range(servers) for j in range(servers)]
         ends = [(i, j, name) for i, j, name in ends if i != j]
-        before = {name: cfg.net.GetEndCount(name, METHOD) for _, _, name in ends}
+        before = {name: cfg.sent_through(name, Rpc.AppendEntries) for _, _, name in ends}
         time.sleep(window)
         for i, j, name in ends:
-            sent = cfg.net.GetEndCount(name, METHOD) - before[name]
+            sent = cfg.sent_through(name, Rpc.AppendEntries) - before[name]
             if sent > LIMIT * window + SLACK:
                 cfg.fatalf(
                     "server %d sent server %d %d AppendEntries in %.0f s while idle; the lab "
@@ -162,6 +169,7 @@ def test_ElectionTimeoutsRandomized() -> None:
 def test_PersistLogBeforeReply() -> None:
     servers = 3
     with make_config(servers, False, False) as cfg:
+        cfg.needs_rpc(Rpc.AppendEntries)
         cfg.begin("Test (beyond Go): entries persisted before the reply")
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         for _ in range(3):
@@ -174,7 +182,7 @@ def test_PersistLogBeforeReply() -> None:
             cfg.disconnect(b)
             x = 1_000_000 + cfg.rand.Int() % 1_000_000
             point = cfg.crash_point(
-                "Raft.AppendEntries", [a], command=x, what=f"acknowledging entries holding {x}"
+                Rpc.AppendEntries, [a], command=x, what=f"acknowledging entries holding {x}"
             )
             index, _, ok = cfg.rafts[leader].Start(x)
             if not ok:
@@ -212,7 +220,7 @@ def _vote_round(cfg: Config) -> bool:
     cfg.crash1(d)  # d keeps the settled term: its next election is in the one after
 
     # A new election between the leader, restarted as a follower, and f.
-    point = cfg.crash_point("Raft.RequestVote", [leader, f], what="granting a vote")
+    point = cfg.crash_point(Rpc.RequestVote, [leader, f], what="granting a vote")
     cfg.start1(leader, cfg.applier)
     cfg.connect(leader)
     g = point.wait(10)
@@ -252,6 +260,7 @@ def _vote_round(cfg: Config) -> bool:
 def test_PersistVoteBeforeReply() -> None:
     servers = 3
     with make_config(servers, False, False) as cfg:
+        cfg.needs_rpc(Rpc.RequestVote)
         cfg.begin("Test (beyond Go): votes persisted before the reply")
         aligned = sum(_vote_round(cfg) for _ in range(3))
         if aligned == 0:
@@ -310,12 +319,13 @@ def test_FollowerCommitsOnlyWhatMatches() -> None:
 def test_OldTermAppendEntriesRefused() -> None:
     servers = 5
     with make_config(servers, False, False) as cfg:
+        cfg.needs_rpc(Rpc.AppendEntries)
         cfg.begin("Test (beyond Go): an AppendEntries of an earlier term is refused")
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         # The leader, with f alone, sends f an entry x that no majority stores.
         leader, f, rest = _leader_with_one_follower(cfg)
         x = 1_000_000 + cfg.rand.Int() % 1_000_000
-        kept = cfg.keep_requests("Raft.AppendEntries", command=x)
+        kept = cfg.keep_requests(Rpc.AppendEntries, command=x)
         cfg.rafts[leader].Start(x)
         deadline = time.monotonic() + 2
         while kept.get(f) is None and time.monotonic() < deadline:
@@ -335,7 +345,7 @@ def test_OldTermAppendEntriesRefused() -> None:
         cfg.connect(f)
         cfg.one(cfg.rand.Int() % 10000, len(rest) + 1, True)
         cfg.disconnect(f)
-        cfg.deliver_old(f, "Raft.AppendEntries", old)
+        cfg.deliver_old(f, old)
         time.sleep(3 * SAMPLE_INTERVAL)  # the safety checks read f's log and commitIndex
         cfg.connect(f)
         cfg.connect(leader)
@@ -346,6 +356,7 @@ def test_OldTermAppendEntriesRefused() -> None:
 def test_OldInstallSnapshotKeepsLog() -> None:
     servers = 3
     with make_config(servers, False, True) as cfg:
+        cfg.needs_rpc(Rpc.InstallSnapshot)
         cfg.begin("Test (beyond Go, needs 3D): an old InstallSnapshot delivered late")
         cfg.one(cfg.rand.Int(), servers, True)
         leader = cfg.checkOneLeader()
@@ -355,7 +366,7 @@ def test_OldInstallSnapshotKeepsLog() -> None:
         cfg.disconnect(f)
         for _ in range(2 * SnapShotInterval + 5):
             cfg.one(cfg.rand.Int(), servers - 1, True)
-        kept = cfg.keep_requests("Raft.InstallSnapshot")
+        kept = cfg.keep_requests(Rpc.InstallSnapshot)
         cfg.connect(f)
         cfg.one(cfg.rand.Int(), servers, True)
         cfg.net.set_reply_hook(None)
@@ -373,7 +384,7 @@ def test_OldInstallSnapshotKeepsLog() -> None:
         for _ in range(3):
             cfg.one(cfg.rand.Int(), servers - 1, True)
         cfg.crash1(leader)
-        cfg.deliver_old(f, "Raft.InstallSnapshot", old)
+        cfg.deliver_old(f, old)
         cfg.connect(b)
         cfg.one(cfg.rand.Int(), servers - 1, True)
         cfg.start1(leader, cfg.applierSnap)
