@@ -50,6 +50,24 @@ def submit(cwd: Path, name: str) -> subprocess.CompletedProcess[str]:
     return run(cwd, "-m", "tools.submit", "--name", name)
 
 
+def make(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The handout's make, with a .venv it takes as installed and this Python as its
+    python, so that a target runs only its own command."""
+    (cwd / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    (cwd / ".venv" / "bin" / "python").touch()
+    for stamp in (".installed-test", ".installed-lint"):  # in the order make wants them
+        (cwd / ".venv" / stamp).touch()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RAFTLAB_"))}
+    clean.pop("NAME", None)
+    clean.update(PYTHONPATH=str(cwd), PYTHONDONTWRITEBYTECODE="1", **(env or {}))
+    return subprocess.run(
+        ["make", "-s", *args, f"PY={sys.executable}"],
+        cwd=cwd, env=clean, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 # -- make handout -------------------------------------------------------------------
 
 
@@ -140,6 +158,58 @@ def test_the_reference_passes_3A_inside_the_handout(student: Path) -> None:
     done = run(student, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b3 passed, 37 deselected\b", done.stdout)
+
+
+def test_every_test_target_passes_ARGS_to_pytest_within_its_tests(student: Path) -> None:
+    backup = "tests/lab/test_raft_3b.py::test_Backup3B"
+    persist = "tests/lab/test_raft_3c.py::test_Persist13C"
+    scripted = "tests/lab/test_raft_beyond_go.py::test_Figure8Scripted"
+    every = {backup, persist, scripted}
+    expected = {
+        "test": every, "test-all": every, "test-race": every, "test-3A": set(),
+        "test-3B": {backup}, "test-3C": {persist}, "test-3D": set(), "test-beyond-go": {scripted},
+    }  # fmt: skip
+    makefile = (student / "Makefile").read_text()
+    heads = re.findall(r"^([\w -]+):", makefile, re.M)
+    assert {t for head in heads for t in head.split() if t.startswith("test")} == set(expected)
+    select = '--collect-only -q -k "Backup or Persist1 or Figure8Scripted"'
+    for target, tests in expected.items():
+        done = make(student, target, f"ARGS={select}")
+        collected = {line for line in done.stdout.splitlines() if "::" in line}
+        assert collected == tests, (target, done.stdout + done.stderr)
+    done = make(student, "test-race", "RACE_ARGS=--collect-only -q -k Backup")  # its older name
+    assert {line for line in done.stdout.splitlines() if "::" in line} == {backup}
+
+
+@pytest.mark.parametrize(("ruff", "mypy"), [(1, 0), (0, 1), (1, 1), (0, 0)])
+def test_make_lint_runs_both_linters_and_fails_if_either_did(
+    student: Path, ruff: int, mypy: int
+) -> None:
+    bin_ = student / ".venv" / "bin"
+    bin_.mkdir(parents=True)
+    for tool, rc in (("ruff", ruff), ("mypy", mypy)):
+        (bin_ / tool).write_text(f"#!/bin/sh\necho {tool} ran on $*\nexit {rc}\n")
+        (bin_ / tool).chmod(0o755)
+    done = make(student, "lint")
+    assert "ruff ran on check raft" in done.stdout and "mypy ran on --strict raft" in done.stdout
+    failed = [tool for tool, rc in (("ruff", ruff), ("mypy", mypy)) if rc]
+    assert (done.returncode != 0) == bool(failed)
+    if failed:
+        assert f"make lint: failed: {' '.join(failed)} (see above)" in done.stdout
+
+
+def test_the_repository_s_test_targets_pass_ARGS_to_pytest_too() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    heads = re.findall(r"^([\w -]+):", makefile, re.M)
+    targets = {t for head in heads for t in head.split() if t.startswith("test")}
+    assert {"test-all", "test-lab", "test-beyond-go", "test-3A"} <= targets
+    for target in sorted(targets - {"test-bugs"}):  # tools.bugs runs pytest with its own -k
+        done = subprocess.run(
+            ["make", "-n", target, "ARGS=--an-arg"],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        pytest_lines = [line for line in done.stdout.splitlines() if " -m pytest " in line]
+        assert pytest_lines and all("--an-arg" in line for line in pytest_lines), target
 
 
 # -- make submit ----------------------------------------------------------------------
