@@ -1,6 +1,6 @@
 """Open a timeline page in headless Chromium: what it drew, and a screenshot.
 
-    python -m tools.browser .raftlab/timelines/test_X-123.html [--screenshot out.png]
+    .venv/bin/python -m tools.browser .raftlab/timelines/test_X-123.html [--screenshot out.png]
 
 prints the page's render summary (lanes, events drawn, events missing), which
 the page's script writes into the DOM once it has drawn; exits 1 if any lane
@@ -106,7 +106,7 @@ def _unescape(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.browser", description=__doc__)
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m tools.browser", description=__doc__)
     parser.add_argument("page", type=Path, help="a timeline page (.html)")
     parser.add_argument("--screenshot", type=Path, default=None, help="write a PNG here")
     parser.add_argument(

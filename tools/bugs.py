@@ -1,7 +1,7 @@
 """Run the whole lab suite against each planted bug: which test kills it, how fast.
 
     make test-bugs [BUGS="a b"] [P=2] [BEFORE=1]
-    python -m tools.bugs [-p 2] [--before] [--only NAME ...] [--list]
+    .venv/bin/python -m tools.bugs [-p 2] [--before] [--only NAME ...] [--list]
 
 Each bug of tests/tester/planted_bugs.py is planted in the reference Raft as one
 file, which takes the place of raft/raft.py in a fresh copy of the students'
@@ -180,7 +180,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.bugs",
+        prog=".venv/bin/python -m tools.bugs",
         description="Run the lab suite against each planted Raft bug; report the kill rate.",
     )
     parser.add_argument("-p", "--parallel", type=int, default=2, help="bugs at once (default 2)")

@@ -1,19 +1,19 @@
 """Pretty-print a raftlab debug log: one column per peer, a colour per topic.
 
-    python -m tools.dslogs FILE                  every line, one column per peer
-    python -m tools.dslogs FILE -k vote,leader   keep only these topics (and the tester's)
-    python -m tools.dslogs FILE -x timer,persist hide these topics
-    python -m tools.dslogs FILE --flat           one line per event, no columns
-    ... | python -m tools.dslogs -               read standard input
+    .venv/bin/python -m tools.dslogs FILE                  every line, one column per peer
+    .venv/bin/python -m tools.dslogs FILE -k vote,leader   keep only these topics (and the tester's)
+    .venv/bin/python -m tools.dslogs FILE -x timer,persist hide these topics
+    .venv/bin/python -m tools.dslogs FILE --flat           one line per event, no columns
+    ... | .venv/bin/python -m tools.dslogs -               read standard input
 
 FILE is anything holding lines that raft/debug.py's DPrintf wrote
-(RAFTLAB_DEBUG=...): a saved stderr, a failing run kept by `python -m
-tools.stress`, pytest's output. Lines of another shape (test output, the kept
-run's header with its seed) are shown as they are, dimmed; --no-other hides
-them. The tester's own events (topic TEST) about one peer go in that peer's
-column; those about none span the width. Colours go when the output is not a
-terminal or with --no-color (or NO_COLOR); the topic is always written out,
-so a plain terminal or a file reads the same.
+(RAFTLAB_DEBUG=...): a saved stderr, a failing run kept by
+`.venv/bin/python -m tools.stress`, pytest's output. Lines of another shape
+(test output, the kept run's header with its seed) are shown as they are,
+dimmed; --no-other hides them. The tester's own events (topic TEST) about one
+peer go in that peer's column; those about none span the width. Colours go
+when the output is not a terminal or with --no-color (or NO_COLOR); the topic
+is always written out, so a plain terminal or a file reads the same.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _grid(columns: int) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.dslogs",
+        prog=".venv/bin/python -m tools.dslogs",
         description="Pretty-print a raftlab debug log (RAFTLAB_DEBUG=...): one column per peer.",
     )
     parser.add_argument("file", help="the log, or - for standard input")

@@ -1,8 +1,9 @@
 """Run tests many times in parallel and keep every failing run's output.
 
     make stress T=ManyElections N=200 P=2
-    python -m tools.stress ManyElections -n 200 -p 2
-    python -m tools.stress 3A -n 50 -- tests/lab/test_raft_3a.py -x    (pytest arguments after --)
+    .venv/bin/python -m tools.stress ManyElections -n 200 -p 2
+    .venv/bin/python -m tools.stress 3A -n 50 -- tests/lab/test_raft_3a.py -x
+                                               (pytest arguments after --)
 
 Each test matching the pattern (pytest's -k) runs N times (pytest-repeat) in
 P worker processes (pytest-xdist), under a live progress bar. Each failing
@@ -16,7 +17,7 @@ mean time.
 Debug lines are on in every run (RAFTLAB_DEBUG=all unless --debug says
 otherwise or RAFTLAB_DEBUG is already set), so a kept run holds its log:
 pytest keeps a test's stderr only when the test fails, so passing runs cost
-little. `python -m tools.dslogs FILE` pretty-prints a kept run.
+little. `.venv/bin/python -m tools.dslogs FILE` pretty-prints a kept run.
 """
 
 from __future__ import annotations
@@ -262,7 +263,7 @@ def describe(run: Run, path: Path) -> str:
     worker_id = getattr(worker, "gateway", None)
     where = f" on worker {worker_id.id}" if worker_id is not None else ""
     header = [
-        "# a failing run kept by `python -m tools.stress`",
+        f"# a failing run kept by `{python} -m tools.stress`",
         f"test:     {run.nodeid}",
         f"outcome:  failed in {first.when} after {run.seconds:.2f}s{where}",
         "seed:     "
@@ -270,7 +271,7 @@ def describe(run: Run, path: Path) -> str:
         f"again:    {again}",
     ]
     header += [f"timeline: {t}" for t in timelines]
-    header.append(f"log:      python -m tools.dslogs {_show(path)}")
+    header.append(f"log:      {python} -m tools.dslogs {_show(path)}")
     tester = "----- tester output -----\n" + "\n".join(lines) if lines else ""
     parts = ["\n".join(header), tester, failures, body]
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -291,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1 :]
     parser = argparse.ArgumentParser(
-        prog="python -m tools.stress",
+        prog=".venv/bin/python -m tools.stress",
         description="Run tests N times in P processes; keep each failing run's output.",
         epilog="Arguments after -- go to pytest (default: tests).",
     )

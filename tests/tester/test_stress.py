@@ -101,6 +101,9 @@ def test_keeps_failing_runs_with_seed_log_and_timeline(tmp_path: Path) -> None:
         seed = m[1]
         assert f"seed:     RAFTLAB_SEED={seed}\n" in body  # the header names the run's seed
         assert f"RAFTLAB_SEED={seed} RAFTLAB_DEBUG=all" in body  # and how to run it again
+        # dslogs needs rich, so the header names the Python that has it, not a bare python
+        python = stress._show(Path(sys.executable))
+        assert f"\nlog:      {python} -m tools.dslogs {out / name}\n" in body
         assert "Test: flaky ..." in body  # the tester's lines
         # the debug log (on by default) with the tester's events, readable by dslogs
         entries = [i for i in dslogs.parse(body.splitlines()) if isinstance(i, dslogs.Entry)]

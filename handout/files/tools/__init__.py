@@ -1,6 +1,6 @@
 """Tools for the lab; run from the handout's root:
 
-    python -m tools.stress    repeat tests in parallel, keep each failing run   (make stress)
-    python -m tools.dslogs    pretty-print a debug log, one column per peer
-    python -m tools.submit    check and pack your submission                    (make submit)
+    .venv/bin/python -m tools.stress   repeat tests in parallel, keep failing runs (make stress)
+    .venv/bin/python -m tools.dslogs   pretty-print a debug log, one column per peer
+    .venv/bin/python -m tools.submit   check and pack your submission              (make submit)
 """

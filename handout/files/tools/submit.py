@@ -1,6 +1,6 @@
 """make submit NAME=First_Last: check your raft.py against the handout, then pack it.
 
-    python -m tools.submit --name First_Last
+    .venv/bin/python -m tools.submit --name First_Last
 
 1. The check-build.  In a temporary copy of the handout as it was handed out
    (.handout/pristine.tar.gz, checked against .handout/manifest.json), with your
