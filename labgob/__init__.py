@@ -20,6 +20,7 @@ from labgob.registry import (
     RegisterName,
     error_count,
     reset_warnings,
+    undeclared_counts,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "encode",
     "error_count",
     "reset_warnings",
+    "undeclared_counts",
 ]
 
 

@@ -43,12 +43,15 @@ class ClassInfo:
         self.pairs = tuple((f, _u32.pack(len(f.encode())) + f.encode()) for f in fields)
 
 
-# _mu guards _by_class, _by_name, _warned and _error_count.
+# _mu guards _by_class, _by_name, _warned, _error_count and _undeclared.
 _mu = threading.Lock()
 _by_class: dict[type, ClassInfo] = {}
 _by_name: dict[bytes, ClassInfo] = {}  # keyed by the UTF-8 name, as it is on the wire
 _warned: set[type] = set()
 _error_count = 0
+# (class, attribute) -> how many encodings met it; the warning is printed once, but a
+# tester reads these counts to name the mistake in each test it spoils.
+_undeclared: dict[tuple[type, str], int] = {}
 
 
 def declared_fields(cls: type) -> tuple[str, ...]:
@@ -105,6 +108,8 @@ def warn_undeclared(info: ClassInfo, attributes: set[str]) -> None:
     """Report attributes that will not travel, once per class, as Go warns of lower-case fields."""
     global _error_count
     with _mu:
+        for name in attributes:
+            _undeclared[info.cls, name] = _undeclared.get((info.cls, name), 0) + 1
         if info.cls in _warned:
             return
         _warned.add(info.cls)
@@ -124,9 +129,17 @@ def error_count() -> int:
         return _error_count
 
 
+def undeclared_counts() -> dict[tuple[type, str], int]:
+    """How often each (class, attribute) that is not a declared field was met while
+    encoding, since the process started (or reset_warnings)."""
+    with _mu:
+        return dict(_undeclared)
+
+
 def reset_warnings() -> None:
-    """Forget which classes were reported and zero the count; for tests."""
+    """Forget which classes were reported and zero the counts; for tests."""
     global _error_count
     with _mu:
         _warned.clear()
+        _undeclared.clear()
         _error_count = 0

@@ -12,7 +12,7 @@ it when it builds a cluster), the topic, the peer, its term, the message:
 Lines go through `logging` to whatever sys.stderr is at the time, so pytest
 keeps them with a failing test's output. The tester writes its own events
 (topic TEST, peer "--" when it concerns no single peer) into the same stream.
-`python -m tools.dslogs FILE` shows a log one column per peer.
+`.venv/bin/python -m tools.dslogs FILE` shows a log one column per peer.
 """
 
 from __future__ import annotations

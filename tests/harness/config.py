@@ -53,6 +53,7 @@ import labrpc
 from harness import race as racecheck
 from harness import transcript
 from harness.applych import ApplyChannel
+from harness.causes import Causes
 from harness.crashpoints import CrashPoint
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
@@ -206,7 +207,7 @@ def _describe(failure: BaseException) -> str:
     return f"tester thread failed: {failure!r}"
 
 
-def _raft_class(make: MakeFn) -> type | None:
+def raft_class_of(make: MakeFn) -> type | None:
     """The class Make() constructs: the class a Make names as its raft_class
     attribute (a test of the tester building a subclass), or else its module's Raft."""
     cls = getattr(make, "raft_class", None) or getattr(sys.modules[make.__module__], "Raft", None)
@@ -219,7 +220,7 @@ class Config:
     def __init__(self, n: int, seed: int, race: bool | None = None, make: MakeFn | None = None):
         self._baseline = set(threading.enumerate())
         self._make: MakeFn = Make if make is None else make
-        raft_class = _raft_class(self._make)
+        raft_class = raft_class_of(self._make)
         if raft_class is not None:
             # Before Make() starts any thread: a peer's first Call must not find the
             # classes of its handlers unregistered (MakeService comes after Make).
@@ -227,6 +228,8 @@ class Config:
         # Which handler is which kind of RPC, known from the args classes
         # (harness/rpckinds.py); from the first peer's class if Make names none.
         self.rpc_kinds = RpcKinds(raft_class) if raft_class is not None else None
+        # Silent mistakes (a misspelt field, a rebound reply), named first in a failure.
+        self.causes = Causes(raft_class)
         self.mu = threading.Lock()
         self.seed = seed
         self.rand = GoRand(seed)
@@ -299,8 +302,8 @@ class Config:
         for o in self.observers:
             o.on_fail(message)
         if self._failures:
-            raise AssertionError(f"{_describe(self._failures[0])}\n    then: {message}")
-        raise AssertionError(message)
+            message = f"{_describe(self._failures[0])}\n    then: {message}"
+        raise AssertionError(self.causes.first(message))
 
     def Failed(self) -> bool:
         """Go's t.Failed()."""
@@ -321,10 +324,11 @@ class Config:
             return
         first = self._failures[0]
         if isinstance(first, ThreadFailure):
-            raise AssertionError(_describe(first)) from None  # its traceback went to stderr
+            # its traceback went to stderr
+            raise AssertionError(self.causes.first(_describe(first))) from None
         if isinstance(first, AssertionError):
-            raise AssertionError(*first.args) from first
-        raise AssertionError(f"tester thread failed: {first!r}") from first
+            raise AssertionError(self.causes.first(str(first))) from first
+        raise AssertionError(self.causes.first(f"tester thread failed: {first!r}")) from first
 
     def _violation(self, message: str) -> None:
         """A report of the safety or race checks: print it, fail the test (as _record)."""

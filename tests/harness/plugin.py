@@ -41,16 +41,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _check_debug_topics()
     if config.getoption("race", False):
         race.force()
     if not config.pluginmanager.has_plugin(_PLUGIN_NAME):
         config.pluginmanager.register(GoLines(config), _PLUGIN_NAME)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"raftlab: warning: {line}" for line in _rebound_handlers()]
     if race.enabled():
-        return "raftlab: race mode: every test checks Raft's rf.mu discipline (harness/race.py)"
-    return None
+        lines.append(
+            "raftlab: race mode: every test checks Raft's rf.mu discipline (harness/race.py)"
+        )
+    return lines
+
+
+def _lab_raft_class() -> type | None:
+    """The class Raft that raft.Make builds, or None if raft/ does not import: the
+    tests then report why."""
+    try:
+        from harness.config import raft_class_of
+        from raft import Make
+
+        return raft_class_of(Make)
+    except Exception:
+        return None
+
+
+def _rebound_handlers() -> tuple[str, ...]:
+    cls = _lab_raft_class()
+    if cls is None:
+        return ()
+    from harness.causes import rebound_parameters
+
+    return rebound_parameters(cls)
+
+
+def _check_debug_topics() -> None:
+    """A misspelt RAFTLAB_DEBUG topic stops the run at once, listing the topics:
+    pytest would hide raft.debug's own warning with the test's captured output."""
+    spec = os.environ.get("RAFTLAB_DEBUG")
+    if not spec:
+        return
+    try:
+        from raft import debug
+    except Exception:
+        return
+    try:
+        debug.parse(spec)
+    except ValueError as e:
+        raise pytest.UsageError(
+            f"{e}. Set RAFTLAB_DEBUG=1 for every topic, or to some of them, e.g. "
+            "RAFTLAB_DEBUG=vote,leader"
+        ) from None
 
 
 class GoLines:

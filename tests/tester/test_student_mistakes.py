@@ -148,14 +148,62 @@ class Raft(Correct):
                 self.applyCh.put(msg)  # still holding mu
 """
 
+MISSPELT_REPLY_FIELD = """
+class Raft(Correct):
+    def RequestVote(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+        super().RequestVote(args, reply)
+        granted, reply.VoteGranted = reply.VoteGranted, False
+        reply.Votegranted = granted  # the field is VoteGranted
+"""
+
+REBOUND_REPLY = """
+class Raft(Correct):
+    def RequestVote(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+        answer = RequestVoteReply()
+        super().RequestVote(args, answer)
+        reply = RequestVoteReply(Term=answer.Term, VoteGranted=answer.VoteGranted)
+"""
+
+# No term check on vote replies: each vote past a majority wins the election again,
+# and each win starts one more heartbeat loop.
+STALE_VOTE_REPLIES = """
+from raft.fixture_raft import HEARTBEAT_INTERVAL
+
+
+class Raft(Correct):
+    def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
+        reply = RequestVoteReply()
+        if not self.peers[peer].Call("Raft.RequestVote", args, reply):
+            return
+        with self.mu:
+            self.observe_term(reply.Term)
+            if reply.VoteGranted:  # from this election, in this term, still a candidate?
+                self.count_vote()
+
+    def become_leader(self) -> None:
+        super().become_leader()
+        self.go(self.heartbeats)
+
+    def heartbeats(self) -> None:
+        while not self.killed():
+            with self.mu:
+                if self.state != LEADER:
+                    return
+                self.broadcast_append_entries()
+            time.sleep(HEARTBEAT_INTERVAL)
+"""
+
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build.build(tmp_path_factory.mktemp("dist"))
 
 
-def run_lab(handout: Path, tmp_path: Path, mistake: str, *pytest_args: str) -> tuple[str, float]:
-    """Run the lab tests on the fixture Raft with mistake planted; (output, seconds)."""
+def run_lab(
+    handout: Path, tmp_path: Path, mistake: str, *pytest_args: str, **env: str
+) -> tuple[str, float]:
+    """Run the lab tests on the fixture Raft with mistake planted, with env added to
+    the environment; (output, seconds)."""
     fixture = (REPO / "tests" / "tester" / "fixture_raft.py").read_text()
     files = {
         "raft/fixture_raft.py": fixture + "\n\nCorrect = Raft\n",
@@ -163,11 +211,11 @@ def run_lab(handout: Path, tmp_path: Path, mistake: str, *pytest_args: str) -> t
         "raft/__init__.py": INIT,
         "raft/raft.py": HEADER + mistake + "\n\nMake = make_with(Raft)\n",
     }
-    return run_files(handout, tmp_path, files, *pytest_args)
+    return run_files(handout, tmp_path, files, *pytest_args, **env)
 
 
 def run_files(
-    handout: Path, tmp_path: Path, files: dict[str, str], *pytest_args: str
+    handout: Path, tmp_path: Path, files: dict[str, str], *pytest_args: str, **extra_env: str
 ) -> tuple[str, float]:
     """Run the lab tests in a copy of the handout with files (path -> text) written
     into it, as a student runs them; (output, seconds)."""
@@ -177,6 +225,7 @@ def run_files(
         (lab / path).write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RAFTLAB_"))}
     env.update(PYTHONPATH=str(lab), PYTHONDONTWRITEBYTECODE="1", RAFTLAB_TIMELINE="off")
+    env.update(extra_env)
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args],
@@ -288,3 +337,58 @@ def test_sending_on_applyCh_holding_the_lock(handout: Path, tmp_path: Path) -> N
     assert "Copy what to send while holding rf.mu, release it, then put." in first[2]
     assert float(first[0].split("(")[1].rstrip("s)")) < 10
     assert took < 60 and "Timeout" not in out and "has not returned after" not in out
+
+
+def test_a_reply_field_misspelt_on_write(handout: Path, tmp_path: Path) -> None:
+    """labgob drops the field and warns once a process; every test it spoils names it."""
+    out, _ = run_lab(handout, tmp_path, MISSPELT_REPLY_FIELD, "-k", "InitialElection or ReElection",
+                     "tests/lab")  # fmt: skip
+    for test in ("test_InitialElection3A", "test_ReElection3A"):
+        first = after_fail(out, test, 3)
+        assert first[1].startswith(
+            "    labgob: RequestVoteReply.Votegranted is not a declared field, so it was "
+            "never sent (its fields: Term, VoteGranted). Written at raft/raft.py:"
+        ), "\n".join(first)
+        assert "reply.Votegranted = granted  # the field is VoteGranted." in first[1]
+        assert first[2].startswith("        then: ")
+        assert float(first[0].split("(")[1].rstrip("s)")) < 10
+
+
+def test_a_reply_rebound_in_a_handler(handout: Path, tmp_path: Path) -> None:
+    """The caller never sees the new object: said at the start and in the FAIL block."""
+    out, _ = run_lab(handout, tmp_path, REBOUND_REPLY, "-x", "-k", "InitialElection", "tests/lab")
+    said = re.compile(
+        r"raft/raft\.py:\d+: Raft\.RequestVote\(\) assigns to its parameter reply \(reply = "
+        r"RequestVoteReply\(Term=answer\.Term, VoteGranted=answer\.VoteGranted\)\): the caller "
+        r"never sees that new object\. Set the fields of the one it was given \(reply\.Term = "
+        r"\.\.\.\)"
+    )
+    header = out[: out.index("collected")]
+    assert re.search(r"^raftlab: warning: " + said.pattern + "$", header, re.M), header
+    first = after_fail(out, "test_InitialElection3A", 3)
+    assert said.fullmatch(first[1].strip()), "\n".join(first)
+    assert first[2] == "        then: expected one leader, got none"
+    assert float(first[0].split("(")[1].rstrip("s)")) < 10
+
+
+def test_a_misspelt_debug_topic(handout: Path, tmp_path: Path) -> None:
+    out, took = run_lab(handout, tmp_path, "Raft = Correct", "-k", "InitialElection", "tests/lab",
+                        RAFTLAB_DEBUG="votes")  # fmt: skip
+    assert (
+        "ERROR: RAFTLAB_DEBUG: unknown topic(s) votes; topics: timer, vote, leader, term, log, "
+        "commit, persist, snap, drop, test. Set RAFTLAB_DEBUG=1 for every topic" in out
+    ), out[-3000:]
+    assert "Test (3A)" not in out and took < 30
+
+
+def test_vote_replies_acted_on_without_a_term_check(handout: Path, tmp_path: Path) -> None:
+    """Go's 3A passes it; the heartbeat warning names stale replies among its causes."""
+    out, _ = run_lab(handout, tmp_path, STALE_VOTE_REPLIES, "-k", "InitialElection", "tests/lab")
+    assert "... Passed --" in out, out[-3000:]
+    assert re.search(
+        r"^warning: server \d sent server \d \d+ AppendEntries in \d\.\d s while idle; .*"
+        r"a second heartbeat loop \(one more each time a peer wins an election\), two leaders "
+        r"in one term, and acting on a stale reply",
+        out,
+        re.M,
+    ), out[-3000:]
