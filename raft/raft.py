@@ -279,6 +279,8 @@ class Raft:
         # currentTerm, votedFor and log[] (from lastIncludedIndex and lastIncludedTerm on),
         # with the snapshot that holds the entries before; called with mu held, after
         # every change to them.
+        if self.killed():  # crashed (see Kill): it saves nothing, and its handlers do nothing
+            return
         w = io.BytesIO()
         e = labgob.NewEncoder(w)
         e.Encode(self.current_term)
@@ -376,6 +378,8 @@ class Raft:
     def AppendEntries(self, args: AppendEntriesArgs, reply: AppendEntriesReply) -> None:
         """Invoked by leader to replicate log entries (§5.3); also used as heartbeat (§5.2)."""
         with self.mu:
+            if self.killed():
+                return
             self.observe_term(args.Term)
             reply.Term = self.current_term
             # 1. Reply false if term < currentTerm (§5.1).
@@ -440,6 +444,8 @@ class Raft:
         """Invoked by leader to send a snapshot to a follower that lags behind the
         start of the leader's log (§7), in one piece: the lab leaves out chunks."""
         with self.mu:
+            if self.killed():
+                return
             self.observe_term(args.Term)
             reply.Term = self.current_term
             # 1. Reply immediately if term < currentTerm.
@@ -480,6 +486,8 @@ class Raft:
         """RequestVote RPC handler: invoked by candidates to gather votes (§5.2)."""
         # BEGIN SOLUTION
         with self.mu:
+            if self.killed():
+                return
             self.observe_term(args.Term)
             reply.Term = self.current_term
             # 1. Reply false if term < currentTerm (§5.1).
@@ -882,7 +890,13 @@ class Raft:
         ticker and any loop of your own should check killed() and stop.  The
         tester fails a test that leaves a thread running a few seconds after it
         ends.  Use killed() in long-running loops, so a dead Raft instance does
-        not print confusing messages or use CPU time."""
+        not print confusing messages or use CPU time.
+
+        A killed peer must behave as a crashed one: once killed(), its RPC
+        handlers and persist() do nothing (a handler returns leaving the reply
+        as it came).  raftlab's tester cuts a killed peer off the network, but
+        another harness may go on delivering RPCs to it, and a dead peer that
+        still votes, acknowledges entries or saves state breaks Raft's safety."""
         # BEGIN SOLUTION
         # The ticker and the applier end at once; RPC threads end when their Call returns.
         with self.mu:
