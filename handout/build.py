@@ -6,10 +6,14 @@ The handout holds the skeleton raft/raft.py (the reference with its solution
 blocks taken out, handout/markers.py), the rest of the lab as this repository
 has it (labrpc, labgob, the persister, the tester and the lab tests), the
 debugging tools, and the files that exist only in the handout (handout/files:
-its Makefile, README and `make submit`).  It also records what it handed out
-(.handout/manifest.json: each file's SHA-256 and the lab tests that collect)
-and a pristine copy (.handout/pristine.tar.gz), which `make submit` checks a
-student's raft.py against.  A build that would hand out solution code fails.
+its Makefile, README and `make submit`).  Its Markdown is the repository's less
+the repository-only parts (between <!-- BEGIN REPOSITORY ONLY --> and
+<!-- END REPOSITORY ONLY -->: what reads the reference or names files only this
+repository has), so the porting guide is kept once, whole, in docs/.  It also
+records what it handed out (.handout/manifest.json: each file's SHA-256 and the
+lab tests that collect) and a pristine copy (.handout/pristine.tar.gz), which
+`make submit` checks a student's raft.py against.  A build that would hand out
+solution code fails.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +57,13 @@ STUDENT_FILES = (SKELETON,)  # what students change; everything else stays as ha
 CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 MANIFEST = ".handout/manifest.json"
 PRISTINE = ".handout/pristine.tar.gz"
+# A part of the repository's Markdown that the handout leaves out; one that fills whole
+# lines goes with its lines and a blank line after it.
+_REPOSITORY_ONLY = re.compile(
+    r"(?P<lines>^)?<!-- BEGIN REPOSITORY ONLY -->(?:(?!<!-- BEGIN REPOSITORY ONLY -->).)*?"
+    r"<!-- END REPOSITORY ONLY -->(?(lines)\n\n?)",
+    re.S | re.M,
+)
 
 # Lines of the repository's setup.cfg that speak of what only the repository has.
 _SETUP_CFG_EDITS = (
@@ -87,6 +99,8 @@ def build(out: Path) -> Path:
     for path in sorted(FILES.rglob("*")):
         if path.is_file() and not CACHES.intersection(path.parts):
             _copy(path, root / path.relative_to(FILES))
+    for path in sorted(root.rglob("*.md")):
+        path.write_text(student_markdown(path.read_text(), path.relative_to(root).as_posix()))
     reference = (REPO / SKELETON).read_text()
     split = markers.split(reference, SKELETON)
     (root / SKELETON).write_text(split.skeleton)
@@ -116,6 +130,19 @@ def _copy(src: Path, dst: Path) -> None:
     else:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
+
+
+def student_markdown(text: str, rel: str) -> str:
+    """text less its repository-only parts, which the students' handout does not have."""
+    text = _REPOSITORY_ONLY.sub("", text)
+    if "REPOSITORY ONLY -->" in text:
+        line = next(i for i, s in enumerate(text.splitlines(), 1) if "REPOSITORY ONLY -->" in s)
+        raise HandoutError(
+            f"handout: {rel}:{line}: a REPOSITORY ONLY marker without its pair; every "
+            "<!-- BEGIN REPOSITORY ONLY --> needs an <!-- END REPOSITORY ONLY --> after it, "
+            "with no BEGIN between them"
+        )
+    return text
 
 
 def _setup_cfg(text: str) -> str:

@@ -139,6 +139,51 @@ def test_a_solution_line_in_a_handed_out_file_fails_the_build(student: Path) -> 
         build._check_no_solution(student, split)
 
 
+# A path in prose: folders and a file name with an extension; not part of a URL, a
+# hidden folder (.raftlab/, .venv/: made at run time) or a longer path.
+_PATH = re.compile(
+    r"(?<![\w./:<>-])((?:[A-Za-z_][\w-]*/)+(?:[\w-]+\.(?:py|md|html|json|cfg|toml|ini|txt))?)"
+    r"(?![\w/-])"
+)
+
+
+def test_the_handed_out_docs_name_no_file_the_handout_lacks(handout: Path) -> None:
+    docs = sorted(handout.rglob("*.md")) + [handout / "Makefile"]
+    assert {"README.md", "docs/porting-from-go.md", "tests/harness/README.md"} <= {
+        p.relative_to(handout).as_posix() for p in docs
+    }
+    missing = [
+        f"{doc.relative_to(handout)}: {path}"
+        for doc in docs
+        for path in _PATH.findall(doc.read_text())
+        if not (handout / path).exists()
+    ]
+    assert not missing, missing
+
+
+def test_the_student_s_porting_guide_is_the_repository_s_less_what_reads_the_reference(
+    handout: Path,
+) -> None:
+    full = (REPO / "docs" / "porting-from-go.md").read_text()
+    guide = (handout / "docs" / "porting-from-go.md").read_text()
+    for reference_only in ("raft/log.py", "Log.between", "## Worked example"):
+        assert reference_only in full and reference_only not in guide, reference_only
+    assert "REPOSITORY ONLY" not in guide
+    assert guide == build.student_markdown(full, "docs/porting-from-go.md")
+    for kept in ("## Go constructs and their Python form", "### Slices", "## How to run"):
+        assert kept in guide
+    assert "\n\n\n" not in guide
+
+
+def test_repository_only_parts_go_whole_lines_and_all() -> None:
+    begin, end = "<!-- BEGIN REPOSITORY ONLY -->", "<!-- END REPOSITORY ONLY -->"
+    text = f"a{begin} (raft/log.py){end}.\n\n{begin}\n## Worked example\n\nx\n{end}\n\n## Next\n"
+    assert build.student_markdown(text, "x.md") == "a.\n\n## Next\n"
+    for broken in (f"a {begin} b", f"a {end} b", f"{begin} {begin} {end}"):
+        with pytest.raises(build.HandoutError, match=r"x\.md:1: a REPOSITORY ONLY marker"):
+            build.student_markdown(broken, "x.md")
+
+
 def test_the_skeleton_fails_3A_cleanly_with_go_s_message(handout: Path) -> None:
     start = time.monotonic()
     done = run(handout, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
