@@ -113,7 +113,7 @@ def test_the_skeleton_mirrors_go_s(handout: Path) -> None:
 def test_the_manifest_and_the_pristine_copy_match_the_files(handout: Path) -> None:
     manifest = json.loads((handout / ".handout" / "manifest.json").read_text())
     assert manifest["student_files"] == ["raft/raft.py"]
-    assert len(manifest["lab_tests"]) == 40
+    assert len(manifest["lab_tests"]) == 42
     assert all(t.startswith("tests/lab/test_raft_") for t in manifest["lab_tests"])
     with tarfile.open(handout / ".handout" / "pristine.tar.gz") as tar:
         members = {m.name: m for m in tar.getmembers()}
@@ -190,7 +190,7 @@ def test_the_skeleton_fails_3A_cleanly_with_go_s_message(handout: Path) -> None:
     took = time.monotonic() - start
     out = done.stdout
     assert done.returncode == 1, out + done.stderr
-    assert re.search(r"\b3 failed, 37 deselected\b", out), out
+    assert re.search(r"\b3 failed, 39 deselected\b", out), out
     assert "error" not in out.splitlines()[-1]
     for name in ("test_InitialElection3A", "test_ReElection3A", "test_ManyElections3A"):
         assert re.search(rf"--- FAIL: {name} \(\d+\.\d+s\)\n    expected one leader, got none", out)
@@ -202,7 +202,7 @@ def test_the_reference_passes_3A_inside_the_handout(student: Path) -> None:
     shutil.copy(REPO / "raft" / "log.py", student / "raft" / "log.py")
     done = run(student, "-m", "pytest", "-k", "3A", "tests/lab", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b3 passed, 37 deselected\b", done.stdout)
+    assert re.search(r"\b3 passed, 39 deselected\b", done.stdout)
 
 
 def test_every_test_target_passes_ARGS_to_pytest_within_its_tests(student: Path) -> None:
@@ -285,7 +285,7 @@ def test_submit_packs_the_tree_without_caches(student: Path) -> None:
         (student / junk).write_text("junk")
     done = submit(student, "Ada_Lovelace")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "check-build passed: 40 lab tests collect" in done.stdout
+    assert "check-build passed: 42 lab tests collect" in done.stdout
     assert "WARNING" not in done.stdout
     tarball = student / "project3_Ada_Lovelace.tar.gz"
     with tarfile.open(tarball) as tar:

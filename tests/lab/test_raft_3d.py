@@ -81,14 +81,14 @@ def test_SnapshotInstallUnCrash3D() -> None:
     snapcommon("Test (3D): install snapshots (unreliable+crash)", False, False, True)
 
 
-def test_SnapshotAllCrash3D() -> None:
+def snapallcrash(name: str, reliable: bool) -> None:
     """Do the servers persist the snapshots, and restart using snapshot along
     with the tail of the log?"""
     servers = 3
     iters = 5
-    with make_config(servers, False, True) as cfg:
+    with make_config(servers, not reliable, True) as cfg:
         rand = cfg.rand
-        cfg.begin("Test (3D): crash and restart all servers")
+        cfg.begin(name)
 
         cfg.one(rand.Int(), servers, True)
 
@@ -115,13 +115,17 @@ def test_SnapshotAllCrash3D() -> None:
         cfg.end()
 
 
-def test_SnapshotInit3D() -> None:
+def test_SnapshotAllCrash3D() -> None:
+    snapallcrash("Test (3D): crash and restart all servers", True)
+
+
+def snapinit(name: str, reliable: bool) -> None:
     """Do servers correctly initialize their in-memory copy of the snapshot,
     making sure that future writes to persistent state don't lose state?"""
     servers = 3
-    with make_config(servers, False, True) as cfg:
+    with make_config(servers, not reliable, True) as cfg:
         rand = cfg.rand
-        cfg.begin("Test (3D): snapshot initialization after crash")
+        cfg.begin(name)
         cfg.one(rand.Int(), servers, True)
 
         # enough ops to make a snapshot
@@ -153,3 +157,7 @@ def test_SnapshotInit3D() -> None:
         # do another op to trigger potential bug
         cfg.one(rand.Int(), servers, True)
         cfg.end()
+
+
+def test_SnapshotInit3D() -> None:
+    snapinit("Test (3D): snapshot initialization after crash", True)

@@ -12,7 +12,9 @@ Go's network: only these tests turn the modes on.
 
 Their names carry no part, so `make test-3A` ... `make test-3D` run exactly
 Go's tests; `make test-beyond-go` runs these. They need 3C (persistence), and
-OldInstallSnapshotKeepsLog needs 3D. The quick, scripted ones come first.
+three need 3D: OldInstallSnapshotKeepsLog, and the last two, Go's
+SnapshotAllCrash3D and SnapshotInit3D on an unreliable network (Go runs them on
+a reliable one). The quick, scripted ones come first.
 
 The tests that crash, keep or count one kind of RPC know the Raft's handler
 by the fields of its args class (harness/rpckinds.py), whatever its name; a
@@ -33,6 +35,7 @@ from harness.config import Config, RaftElectionTimeout, SnapShotInterval, make_c
 from harness.heartbeats import LIMIT, SLACK
 from harness.rpckinds import Rpc
 from harness.safety import SAMPLE_INTERVAL
+from test_raft_3d import snapallcrash, snapinit
 
 from labrpc.network import STALE_MAX_MS
 
@@ -533,3 +536,11 @@ def test_ElectionsWithStaleMessages() -> None:
             cfg.connect(other)
         cfg.one(cfg.rand.Int() % 10000, servers, True)
         cfg.end()
+
+
+def test_SnapshotAllCrashUnreliable() -> None:
+    snapallcrash("Test (beyond Go, needs 3D): crash and restart all servers (unreliable)", False)
+
+
+def test_SnapshotInitUnreliable() -> None:
+    snapinit("Test (beyond Go, needs 3D): snapshot initialization after crash (unreliable)", False)
