@@ -321,8 +321,37 @@ def test_check_build_fails_a_raft_that_needs_a_changed_file(student: Path) -> No
     assert done.returncode == 1
     assert "check-build FAILED" in done.stdout
     assert "E   ModuleNotFoundError: No module named 'raft.util'" in done.stdout
-    assert "the archive was written" in done.stderr
+    assert "submit: no archive written" in done.stderr and "make submit again" in done.stderr
+    assert not list(student.glob("project3_*")) and not list(student.glob(".project3_*"))
+
+
+def test_a_failed_check_build_leaves_an_earlier_archive_as_it_was(student: Path) -> None:
+    assert submit(student, "Ada_Lovelace").returncode == 0
+    tarball = student / "project3_Ada_Lovelace.tar.gz"
+    before = tarball.read_bytes()
+    raft_py = student / "raft" / "raft.py"
+    raft_py.write_text(raft_py.read_text() + "\nimport raft.nowhere\n")
+    done = submit(student, "Ada_Lovelace")
+    assert done.returncode == 1 and "check-build FAILED" in done.stdout
+    assert "earlier project3_Ada_Lovelace.tar.gz, if any, is left as it was" in done.stderr
+    assert tarball.read_bytes() == before
+    assert sorted(p.name for p in student.glob("*project3_*")) == [tarball.name]
+
+
+def test_make_submit_takes_NAME_from_its_command_line_and_says_so_of_the_environment(
+    student: Path,
+) -> None:
+    done = make(student, "submit", env={"NAME": "DESKTOP-4F2"})  # as WSL sets it
+    assert done.returncode != 0
+    assert "NAME is set only in your environment (to 'DESKTOP-4F2')" in done.stderr
+    assert "make submit NAME=Ada_Lovelace" in done.stderr and "NAME is empty" not in done.stderr
+    assert not list(student.glob("project3_*"))
+    done = make(student, "submit")
+    assert done.returncode != 0 and "NAME is empty" in done.stderr
+    done = make(student, "submit", "NAME=Ada_Lovelace", env={"NAME": "DESKTOP-4F2"})
+    assert done.returncode == 0, done.stdout + done.stderr
     assert (student / "project3_Ada_Lovelace.tar.gz").exists()
+    assert not list(student.glob("project3_DESKTOP*"))
 
 
 def test_submit_refuses_an_archive_over_20_mb(student: Path) -> None:

@@ -8,9 +8,11 @@
    raft/raft.py alone, with its own copy of everything else, so this finds a
    raft.py that leans on a change you made elsewhere.  Every handed-out file you
    changed, removed or added to is listed.  Your own files are never changed.
-2. The archive.  project3_First_Last.tar.gz in the handout's root holds the
-   handout's files as they are now, without .venv, .raftlab, .git, caches,
-   build outputs and earlier submissions; it may be at most 20 MB.
+2. The archive, only if the check-build passed.  project3_First_Last.tar.gz in
+   the handout's root holds the handout's files as they are now, without .venv,
+   .raftlab, .git, caches, build outputs and earlier submissions; it may be at
+   most 20 MB.  It is written to a temporary file and renamed into place once
+   complete, so a failed submit leaves an earlier archive as it was.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +56,23 @@ class CheckBuild:
     collected: int = 0  # lab tests that collect with the handed-out files
     expected: int = 0  # lab tests the handout collected
     error: str = ""  # why the lab tests did not collect, if they did not
+
+
+def given_name(arg: str | None, env: Mapping[str, str]) -> str:
+    """The name to submit under: --name, else the NAME given on make's command line.
+    make submit reads NAME only from there, as some systems (WSL for one) set NAME in
+    the environment to the computer's name; a NAME found only in the environment is
+    refused with that reason rather than reported as empty."""
+    if arg is not None:
+        return arg.strip()
+    name = env.get("RAFTLAB_SUBMIT_NAME", "").strip()
+    if not name and env.get("NAME", "").strip():
+        raise SubmitError(
+            f"submit: NAME is set only in your environment (to {env['NAME']!r}), which "
+            "make submit does not read: some systems set NAME to the computer's name. "
+            "Give your name on make's command line, e.g. make submit NAME=Ada_Lovelace"
+        )
+    return name
 
 
 def check_name(name: str) -> str:
@@ -212,6 +232,11 @@ def pack(root: Path, name: str) -> tuple[Path, int, int]:
                 "Remove what is not part of the lab (logs, data) and run make submit again"
             )
         partial.replace(final)
+    except (OSError, tarfile.TarError) as e:
+        raise SubmitError(
+            f"submit: cannot write {final.name}: {e}; an earlier archive, if any, is left "
+            "as it was"
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
     return final, len(files), size
@@ -222,29 +247,29 @@ def main(argv: list[str] | None = None) -> int:
         prog="make submit NAME=First_Last", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--name",
-        default=os.environ.get("RAFTLAB_SUBMIT_NAME", ""),
-        help="your name as First_Last (make submit NAME=First_Last)",
+        "--name", help="your name as First_Last (make submit NAME=First_Last passes it)"
     )
     args = parser.parse_args(argv)
     try:
-        name = check_name(args.name.strip())
+        name = check_name(given_name(args.name, os.environ))
         manifest = load_manifest(ROOT)
         print("submit: check-build: your raft/raft.py with the files as handed out ...")
         result = check_build(ROOT, manifest)
         warnings = report(result)
+        if result.error:
+            print(
+                f"submit: no archive written (an earlier project3_{name}.tar.gz, if any, is "
+                "left as it was): with the handed-out files your raft/raft.py does not pass "
+                "the check-build (above), and the course grades it that way. Make raft/raft.py "
+                "work with the files as handed out, then run make submit again",
+                file=sys.stderr,
+            )
+            return 1
         tarball, count, size = pack(ROOT, name)
     except SubmitError as e:
         print(e, file=sys.stderr)
         return 2
     print(f"submit: wrote {tarball.name} ({count} files, {size / 1024:.0f} KB)")
-    if result.error:
-        print(
-            "submit: WARNING: the archive was written, but with the handed-out files your "
-            "raft/raft.py does not pass the check-build (above); the course grades it that way",
-            file=sys.stderr,
-        )
-        return 1
     if warnings:
         print(f"submit: {warnings} warning(s) above; read them before you hand it in")
     return 0
