@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grade import sandbox
 from grade.points import LabTest
 from grade.pristine import Pristine
+from grade.sandbox import Cage, Isolation
 
 CHILDSIDE = Path(__file__).resolve().with_name("childside")
 MAX_REPORT = 4 * 1024 * 1024
@@ -45,11 +47,13 @@ class Children:
         self._stopping = False  # guarded by _lock
 
     def run(
-        self, command: list[str], cwd: Path, env: dict[str, str], output: Path, seconds: float
-    ) -> tuple[int, bool, bool]:
-        """Run command to its end, or kill its group after seconds, with stdout and
-        stderr in output: (returncode, timed out, stop_all came meanwhile).
-        Raises Stopped if stop_all came before it could start."""
+        self, command: list[str], cwd: Path, env: dict[str, str], output: Path, seconds: float,
+        cage: Cage | None = None, cpu_seconds: float = 0.0,
+    ) -> tuple[int, bool, bool]:  # fmt: skip
+        """Run command to its end, or kill its group after seconds (or once cage has
+        used cpu_seconds of CPU), with stdout and stderr in output: (returncode,
+        timed out, stop_all came meanwhile). Raises Stopped if stop_all came before
+        it could start. Every process left in cage is killed at the end."""
         with self._lock:
             if self._stopping:
                 raise Stopped
@@ -60,11 +64,19 @@ class Children:
                 )  # fmt: skip
             self._live.add(child.pid)
         timed_out = False
-        try:
-            child.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                child.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                over_cpu = cage is not None and cpu_seconds and cage.cpu_seconds() > cpu_seconds
+                if over_cpu or time.monotonic() >= deadline:
+                    timed_out = True
+                    break
         kill_group(child.pid)  # whatever it started dies with it
+        if cage is not None:
+            cage.kill_all()  # and whatever left its group (setsid) but not the cage
         child.wait()
         with self._lock:
             self._live.discard(child.pid)
@@ -97,6 +109,11 @@ class Limits:
     seconds: float = 240.0
     memory_bytes: int = 4 * 1024**3  # address space: a thread's stack counts too
     file_bytes: int = 64 * 1024**2  # any one file the run writes
+    # For the whole run, where the sandbox has a cgroup (sandbox.py); else processes
+    # is a per-uid RLIMIT_NPROC and memory the per-process limit above.
+    run_memory_bytes: int = 4 * 1024**3
+    processes: int = 512  # processes and threads
+    cpu_seconds: float = 480.0  # two cores busy for the whole wall-clock limit
 
 
 @dataclass
@@ -119,32 +136,64 @@ def command_to_repeat(test: LabTest, seed: int) -> str:
     return f"RAFTLAB_SEED={seed} python -m pytest '{test.node_id}'"
 
 
+_UNSANDBOXED = Isolation("", "", None, "run_test was given no sandbox")
+
+
 def run_test(
     pristine: Pristine, raft_source: bytes, test: LabTest, number: int, seed: int,
-    workdir: Path, limits: Limits,
+    workdir: Path, limits: Limits, isolation: Isolation = _UNSANDBOXED,
 ) -> Run:  # fmt: skip
-    """Run test once in a child, in workdir (made here, removed before returning)."""
+    """Run test once in a child, in workdir (made here, removed before returning),
+    inside the sandbox isolation gives (sandbox.py)."""
     copy = workdir / "handout"
     pristine.copy_with(raft_source, copy)
     (workdir / "tmp").mkdir()
+    (workdir / "kept").mkdir()
     report = workdir / "report.json"
     output_path = workdir / "output.txt"
-    python = sys.executable
-    command = [
+    python = sandbox.python() if isolation.sandboxed else sys.executable
+    sandboxed = isolation.sandboxed
+    drop = ["--user", str(isolation.uid)] if sandboxed and isolation.uid is not None else []
+    cage = (
+        Cage(isolation.cgroup, f"raftlab-run-{os.getpid()}-{workdir.name}-{number}",
+             sandbox.Limits(limits.run_memory_bytes, limits.processes, limits.cpu_seconds))
+        if isolation.sandboxed and isolation.cgroup else None
+    )  # fmt: skip
+    nproc = [] if cage is not None or not sandboxed else ["--nproc", str(limits.processes)]
+    inner = [
         python, "-S", str(CHILDSIDE / "launch.py"), str(limits.memory_bytes),
-        str(limits.file_bytes), "--",
+        str(limits.file_bytes), *drop, *nproc, "--",
         python, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
     ]  # fmt: skip
+    if isolation.sandboxed:
+        if isolation.uid is not None:
+            _give(workdir, isolation.uid)
+        inner = sandbox.wrap(
+            isolation, inner, workdir, sandbox.read_only_paths(CHILDSIDE), cwd=copy
+        )
+    joins = [arg for path in (cage.procs_files() if cage else []) for arg in ("--cgroup", path)]
+    command = [python, "-S", str(CHILDSIDE / "enter.py"), *joins, "--", *inner] if joins else inner
     start = time.monotonic()
-    returncode, timed_out, _ = _children.run(
-        command, copy, _environment(copy, workdir, seed), output_path, limits.seconds
-    )
+    try:
+        returncode, timed_out, _ = _children.run(
+            command, copy, _environment(copy, workdir, seed), output_path, limits.seconds,
+            cage, limits.cpu_seconds,
+        )  # fmt: skip
+        over_cpu = cage is not None and cage.cpu_seconds() > limits.cpu_seconds
+        over_memory = cage is not None and cage.hit_memory_limit()
+    finally:
+        if cage is not None:
+            cage.remove()
     seconds = time.monotonic() - start
     status = _read_report(report)
     entry = status.get("tests", {}).get(test.node_id) if isinstance(status, dict) else None
     phases = entry.get("phases", {}) if isinstance(entry, dict) else {}
     reason = _reason(returncode, timed_out, limits, status, entry, phases)
+    if reason and over_cpu:
+        reason = f"killed: used over {limits.cpu_seconds:g} s of CPU time (all its processes)"
+    elif reason and over_memory:
+        reason = f"{reason} (the run reached its {limits.run_memory_bytes >> 20} MB memory limit)"
     run = Run(
         test=test, number=number, seed=seed, passed=not reason, reason=reason,
         seconds=seconds, output="", failure="", files={},
@@ -157,6 +206,14 @@ def run_test(
         run.files = _kept_files(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     return run
+
+
+def _give(folder: Path, uid: int) -> None:
+    """Make folder and everything in it the run's: the sandboxed run writes as uid."""
+    for root, dirs, files in os.walk(folder):
+        os.chown(root, uid, uid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
 def _environment(copy: Path, workdir: Path, seed: int) -> dict[str, str]:
