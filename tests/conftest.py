@@ -120,7 +120,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"raftlab: running on {_pinned} (RAFTLAB_CPUS=all to use every CPU)"
+    if _pinned == "all CPUs":
+        return "raftlab: running on all CPUs (RAFTLAB_CPUS=all, or this system cannot pin)"
+    return (
+        f"raftlab: running on {_pinned} only, by design: with the GIL one thread runs at a "
+        "time, and labrpc's hand-offs between threads cost least on one CPU (labrpc/cpu.py); "
+        "RAFTLAB_CPUS=all uses every CPU"
+    )
 
 
 _left_out: list[str] = []

@@ -6,13 +6,16 @@ reporter in place of the test's progress letter ("." or "F"), so a run reads
 like `go test`:
 
     tests/lab/test_raft_3a.py
+                     secs  n rpcs   bytes cmds  (n: peers; rpcs, bytes: sent; cmds: agreed)
     Test (3A): initial election ...
       ... Passed --   3.1  3   56   14022    0
 
-With -v they follow pytest's "PASSED" line. A failed test gets Go's
-"--- FAIL" line with the seed that repeats the tester's random choices; the
-seed also appears as a "raftlab" section in pytest's failure report, with the
-path of the run's timeline (harness.timeline) when the tester wrote one.
+The header over the Passed line's numbers comes once, above the run's first
+test that prints one. With -v the lines follow pytest's "PASSED" line. A
+failed test gets Go's "--- FAIL" line with the seed that repeats the tester's
+random choices; the seed also appears as a "raftlab" section in pytest's
+failure report, with the path of the run's timeline (harness.timeline) when
+the tester wrote one.
 """
 
 from __future__ import annotations
@@ -105,22 +108,36 @@ class GoLines:
         self._dangling = False  # our last line is still the terminal's current line
         self._fresh_line = False  # we just ended that line; nothing was written since
         self._file = ""  # the file of the test whose lines we wrote last
+        self._columns_shown = False  # the header over the Passed line's numbers
 
+    @pytest.hookimpl(tryfirst=True)  # before the reporter writes a new file's header
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, Any, str]) -> None:
         transcript.start()
         self._fresh_line = False
         if not self._dangling:
             return
         self._dangling = False
-        # With -v, or at a new file's header, the reporter starts a new line
-        # itself; otherwise the next test's "." would be glued to our last line.
+        # With -v the reporter starts a new line itself. Otherwise the next test's "."
+        # would be glued to our last line, and so would the progress ("[ 50%]") that
+        # the reporter writes before a new file's header.
         reporter = self._reporter()
         if reporter is None or self._verbose():
             return
         new_header = location[0] != self._file and getattr(reporter, "showfspath", True)
-        if not new_header:
+        if not new_header or getattr(reporter, "_show_progress_info", True):
             reporter.write("\n")
-            self._fresh_line = True
+            self._fresh_line = not new_header
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """End our last line before the reporter writes its final "[100%]" after it."""
+        try:
+            return (yield)
+        finally:
+            reporter = self._reporter()
+            if self._dangling and reporter is not None and not self._verbose():
+                reporter.write("\n")
+                self._dangling = False
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         transcript.stop()
@@ -180,7 +197,7 @@ class GoLines:
         reporter = self._reporter()
         if reporter is None:
             return
-        out = list(lines)
+        out = self._with_columns(lines)
         if report.failed:
             name = report.nodeid.split("::")[-1]
             out.append(f"--- FAIL: {name} ({report.duration:.2f}s)")
@@ -207,6 +224,14 @@ class GoLines:
         self._dangling = True
         self._fresh_line = False
         self._file = report.location[0]
+
+    def _with_columns(self, lines: list[str]) -> list[str]:
+        """lines, under a header saying what the Passed line's numbers are if they are the
+        run's first to hold one (on top, so the test's own lines stay together)."""
+        if self._columns_shown or not any(s.startswith(transcript.PASSED) for s in lines):
+            return list(lines)
+        self._columns_shown = True
+        return [transcript.PASSED_COLUMNS, *lines]
 
     def _reporter(self) -> Any:
         return self.config.pluginmanager.get_plugin("terminalreporter")

@@ -11,6 +11,12 @@ from __future__ import annotations
 import sys
 import threading
 
+# Go's Passed line (config.go's end()) and, once per run, a header over its numbers.
+PASSED = "  ... Passed --"
+PASSED_COLUMNS = (
+    "                 secs  n rpcs   bytes cmds  (n: peers; rpcs, bytes: sent; cmds: agreed)"
+)
+
 
 class Transcript:
     """Lines and seeds one test produced through the harness."""
