@@ -160,8 +160,9 @@ def run_test(
         if isolation.sandboxed and isolation.cgroup else None
     )  # fmt: skip
     nproc = [] if cage is not None or not sandboxed else ["--nproc", str(limits.processes)]
+    childside = sandbox.inside(CHILDSIDE) if sandboxed else CHILDSIDE
     inner = [
-        python, "-S", str(CHILDSIDE / "launch.py"), str(limits.memory_bytes),
+        python, "-S", str(childside / "launch.py"), str(limits.memory_bytes),
         str(limits.file_bytes), *drop, *nproc, "--",
         python, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
@@ -169,15 +170,14 @@ def run_test(
     if isolation.sandboxed:
         if isolation.uid is not None:
             _give(workdir, isolation.uid)
-        inner = sandbox.wrap(
-            isolation, inner, workdir, sandbox.read_only_paths(CHILDSIDE), cwd=copy
-        )
+        inner = sandbox.wrap(isolation, inner, workdir, sandbox.readable(CHILDSIDE), cwd=copy)
     joins = [arg for path in (cage.procs_files() if cage else []) for arg in ("--cgroup", path)]
     command = [python, "-S", str(CHILDSIDE / "enter.py"), *joins, "--", *inner] if joins else inner
     start = time.monotonic()
     try:
         returncode, timed_out, _ = _children.run(
-            command, copy, _environment(copy, workdir, seed), output_path, limits.seconds,
+            command, copy, _environment(copy, workdir, seed, sandboxed), output_path,
+            limits.seconds,
             cage, limits.cpu_seconds,
         )  # fmt: skip
         over_cpu = cage is not None and cage.cpu_seconds() > limits.cpu_seconds
@@ -216,8 +216,11 @@ def _give(folder: Path, uid: int) -> None:
             os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
-def _environment(copy: Path, workdir: Path, seed: int) -> dict[str, str]:
+def _environment(copy: Path, workdir: Path, seed: int, sandboxed: bool) -> dict[str, str]:
     env = isolated_environment(copy, workdir, CHILDSIDE)
+    if sandboxed:  # the paths the run sees (sandbox.readable)
+        seen = (copy, sandbox.inside(CHILDSIDE), sandbox.inside(sandbox.site_packages()))
+        env["PYTHONPATH"] = os.pathsep.join(map(str, seen))
     env["RAFTLAB_SEED"] = str(seed)
     env["RAFTLAB_TIMELINE_DIR"] = str(workdir / "kept")
     return env

@@ -80,7 +80,7 @@ def detect() -> Isolation:
         return Isolation(
             "", cgroup, uid, "bubblewrap is not installed: apt-get install bubblewrap"
         )
-    probe = [path, *_mounts([], read_only_paths()), "--", python(), "-S", "-c", ""]
+    probe = [path, *_mounts([], readable()), "--", python(), "-S", "-c", ""]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -95,15 +95,26 @@ def detect() -> Isolation:
     return Isolation(path, cgroup, uid)
 
 
-def read_only_paths(*more: Path) -> list[Path]:
-    """What a run reads: the interpreter's prefix, the installed test packages, more."""
-    paths = [Path(sys.base_prefix), Path(sysconfig.get_paths()["purelib"]), *more]
-    unique: list[Path] = []
-    for p in paths:
-        p = p.resolve()
-        if p.exists() and not any(p == u or p.is_relative_to(u) for u in unique):
-            unique.append(p)
-    return unique
+INSIDE = Path("/sandbox")  # where a run sees the grader's read-only folders
+
+
+def site_packages() -> Path:
+    """The installed test packages (pytest, ...), as the grader sees them."""
+    return Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
+def readable(*folders: Path) -> list[tuple[Path, Path]]:
+    """(host path, path inside) of what a run reads: the interpreter's prefix at its
+    own path (its binary names its library by absolute path), and the test packages
+    and folders under INSIDE, so no path of the repository shows inside."""
+    pairs = [(Path(sys.base_prefix).resolve(),) * 2, (site_packages(), inside(site_packages()))]
+    pairs += [(f.resolve(), inside(f)) for f in folders]
+    return pairs
+
+
+def inside(folder: Path) -> Path:
+    """Where a run sees folder, given to readable(): INSIDE/<its name>."""
+    return INSIDE / folder.resolve().name
 
 
 def python() -> str:
@@ -113,16 +124,18 @@ def python() -> str:
 
 
 def wrap(
-    isolation: Isolation, command: list[str], writable: Path, readable: list[Path], cwd: Path
-) -> list[str]:
-    """command run in cwd inside the sandbox, seeing writable (read-write) and readable."""
+    isolation: Isolation, command: list[str], writable: Path, ro: list[tuple[Path, Path]],
+    cwd: Path,
+) -> list[str]:  # fmt: skip
+    """command run in cwd inside the sandbox, seeing writable (read-write, at its own
+    path) and each (host path, path inside) of ro read-only."""
     if not isolation.sandboxed:
         return command
-    mounts = _mounts([writable], readable)
+    mounts = _mounts([writable], ro)
     return [isolation.bwrap, *mounts, "--chdir", str(cwd), "--", *command]
 
 
-def _mounts(writable: list[Path], readable: list[Path]) -> list[str]:
+def _mounts(writable: list[Path], ro: list[tuple[Path, Path]]) -> list[str]:
     if os.geteuid() == 0:
         # No user namespace: launch.py drops to NOBODY, a real unprivileged uid on
         # the host too, and needs CAP_SETUID/CAP_SETGID for that (and no others).
@@ -150,14 +163,14 @@ def _mounts(writable: list[Path], readable: list[Path]) -> list[str]:
         if os.path.exists(name):
             args += ["--ro-bind", name, name]
     made: set[Path] = {Path("/"), Path("/tmp"), Path("/usr")}
-    for path in [*readable, *writable]:
+    for path in [*(inner for _, inner in ro), *writable]:
         # Folders bwrap would make on the way take the host's modes (/root: 0700).
         for parent in reversed(path.parents):
             if parent not in made and not parent.is_relative_to("/usr"):
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", str(parent)]
-    for path in readable:
-        args += ["--ro-bind", str(path), str(path)]
+    for host, inner in ro:
+        args += ["--ro-bind", str(host), str(inner)]
     for path in writable:
         args += ["--bind", str(path), str(path)]
     return args
