@@ -8,8 +8,8 @@ of field names; DEFAULT_UNGUARDED for a Raft that declares none) and the
 threading.Conditions built on rf.mu (using one needs rf.mu anyway). It reports:
 
   * DATA RACE: a guarded field read or written by a thread that does not hold
-    rf.mu, with that access's stack and the stack of the last access to the
-    field from another thread, as Go's race reports do;
+    rf.mu while another thread's access to it (a write, for a read) is not
+    ordered before it (below), with both stacks, as Go's race reports do;
   * LOCK HELD ACROSS RPC: a labrpc Call made while holding rf.mu (the call is
     not made: it returns False, so the test fails with the report instead of
     deadlocking);
@@ -20,29 +20,54 @@ threading.Conditions built on rf.mu (using one needs rf.mu anyway). It reports:
     it holds it (a certain deadlock; RaceError is raised in that thread).
 
 Each report is printed to stderr at once and fails the test, like cfg.fatalf
-from a tester thread.
+from a tester thread. It starts with the one-line summary and, indented, how to
+fix it (the lines the tester's "--- FAIL" block shows); the stacks follow,
+without the standard library's, pytest's or this module's frames.
 
 How: before the first Make(), RaceChecker.instrument() patches the class
 Make() constructs (the module's ``Raft``). Its __init__ is wrapped so that the
 lock assigned to ``self.mu`` is replaced by a CheckedLock (so Conditions built
 on it in __init__ use it too) and, once __init__ returns, every field it set
 except the unguarded ones becomes a data descriptor on the class that checks
-each access. A field is checked from the moment a thread other than the one
-that constructed the peer touches the peer (before that, Make() may set it up
-without the lock). close() undoes every patch. With race mode off nothing is
+each access. close() undoes every patch. With race mode off nothing is
 patched, so it costs nothing.
+
+When an access without rf.mu is a race: the checker is a lock rule plus the one
+happens-before edge of Go's race detector a Raft leans on, thread start. As
+`go f()` does in Go, Thread.start() orders what the starting thread did before
+it before all the started thread does, and all the threads that one starts.
+Each thread has a vector clock of those edges alone (_Clock): an epoch of its
+own, bumped at each start() it makes, and its starters' epochs as they were
+when they started its line. An access records its thread's clock id and epoch,
+and is ordered before a thread whose clock has seen that epoch. An access
+without rf.mu races with an access to the field by another thread (a write,
+for a read) that is not ordered before it, whether that one held rf.mu or not
+(two that both held it are ordered by the lock); of a field, the checker keeps
+the latest access and the latest by another thread, for writes and for all.
+Setting the peer up is ordered before every thread (epoch 0): what the thread
+that constructs it does until that thread starts a thread or another thread
+touches the peer. So a field set before Make() starts the peer's threads and
+only read after needs no rf.mu, as in Go, and one written after that start is
+ordered only before threads started later. Other synchronization (an Event, a
+Queue, join()) is not followed: a field shared through it still needs rf.mu or
+a place in UNGUARDED. labrpc runs handlers on reused threads: two handlers one
+thread ran are ordered as that thread's own accesses are.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import linecache
 import os
 import sys
+import sysconfig
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_UNGUARDED",
@@ -100,15 +125,43 @@ def _capture(frame: FrameType | None, depth: int = _RECORD_DEPTH) -> Stack:
     return tuple(out)
 
 
+# Folders whose frames say nothing about the code under test: the standard library
+# (threading's bootstrap) and installed packages (pytest's and pluggy's dozen frames
+# under every test). _hidden() also hides this module (the wrapped __init__).
+_HIDDEN_DIRS = tuple(
+    os.path.realpath(sysconfig.get_paths()[key]) + os.sep
+    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _hidden(filename: str) -> bool:
+    path = os.path.realpath(filename)
+    return path == os.path.realpath(__file__) or path.startswith(_HIDDEN_DIRS)
+
+
 def _format(stack: Stack) -> str:
-    """Python's traceback layout, innermost frame last, without threading's own frames."""
-    frames = list(reversed(stack))
-    while len(frames) > 1 and frames[0][0].co_filename == threading.__file__:
-        del frames[0]
+    """Python's traceback layout, innermost frame last: the innermost frame, and the
+    frames outside the standard library, installed packages and this module."""
+    frames = [f for i, f in enumerate(stack) if i == 0 or not _hidden(f[0].co_filename)]
+    frames.reverse()
     summaries = [
-        traceback.FrameSummary(code.co_filename, lineno, code.co_name) for code, lineno in frames
-    ]
+        traceback.FrameSummary(
+            _shown_path(code.co_filename), lineno, code.co_name,
+            line=linecache.getline(code.co_filename, lineno),
+        )
+        for code, lineno in frames
+    ]  # fmt: skip
     return "".join(traceback.format_list(summaries))
+
+
+def _shown_path(filename: str) -> str:
+    """filename relative to the current folder (raft/raft.py in a handout), if inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith(os.pardir) else relative
 
 
 def _where(stack: Stack) -> str:
@@ -142,6 +195,49 @@ def _holding() -> list[CheckedLock]:
 # the heir releases it, the lock was handed to it and they were guarded; if the
 # starter (or anyone else) releases it, they were races, and are reported then.
 _HEIR = "_raftlab_heir_of"  # a Thread's attribute: [(lock, episode)] it was started under
+
+
+# -- happens-before at Thread.start ---------------------------------------------------
+
+_CLOCK = "_raftlab_clock"  # a Thread's attribute: its _Clock
+_clock_ids = itertools.count(1)
+
+
+class _Clock:
+    """A thread's vector clock over Thread.start edges alone (see the module docstring).
+    Only its own thread changes it (start() runs in the starting thread)."""
+
+    __slots__ = ("id", "seen")
+
+    def __init__(self, inherited: dict[int, int]) -> None:
+        self.id = next(_clock_ids)
+        # Clock id -> the latest epoch of that thread ordered before this one's now.
+        self.seen = dict(inherited)
+        self.seen[self.id] = 1
+
+    @property
+    def epoch(self) -> int:
+        return self.seen[self.id]
+
+    def fork(self) -> _Clock:
+        """The clock of a thread this one starts now; later accesses here are not
+        ordered before that thread's."""
+        child = _Clock(self.seen)
+        self.seen[self.id] += 1
+        return child
+
+    def has_seen(self, clock: int, epoch: int) -> bool:
+        """Whether an access at epoch of thread clock is ordered before this thread's now."""
+        return self.seen.get(clock, 0) >= epoch
+
+
+def _clock_of(thread: threading.Thread) -> _Clock:
+    """The calling thread's clock; a thread started while no checker was on gets a
+    clock of its own then, with no starters: nothing is ordered before it."""
+    clock: _Clock | None = thread.__dict__.get(_CLOCK)
+    if clock is None:
+        clock = thread.__dict__[_CLOCK] = _Clock({})
+    return clock
 
 
 # -- the lock -----------------------------------------------------------------------
@@ -277,10 +373,19 @@ class CheckedLock:
 
 # -- the fields ---------------------------------------------------------------------
 
-# An access: (thread, is_write, whether it held rf.mu (as words), stack).
-_Access = tuple[threading.Thread, bool, str, Stack]
+
+class _Access(NamedTuple):
+    """One access to a field, as a report shows it and as the race rule orders it."""
+
+    thread: threading.Thread
+    write: bool
+    how: str  # _HOLDING or _NOT_HOLDING
+    stack: Stack
+    clock: int  # the id of its thread's _Clock
+    epoch: int  # that clock's epoch then; 0 while the peer was being set up
+
+
 _HOLDING, _NOT_HOLDING = "holding rf.mu", "not holding rf.mu"
-_SETUP = "setting the peer up, before another thread used it"
 
 
 class _PeerState:
@@ -290,63 +395,63 @@ class _PeerState:
         self.checker = checker
         self.obj_dict: dict[str, Any] = obj.__dict__
         self.creator = threading.get_ident()
-        self.published = False  # a thread other than the creator has touched the peer
+        # Set up no longer: the creator started a thread, or another thread touched the peer.
+        self.published = False
         self.lock: CheckedLock | None = None
         # Each field's latest access, and its latest by a thread other than that one's;
-        # the same for writes alone (a read races only with a write, as in Go's reports).
+        # the same for writes alone (a read races only with a write, as in Go).
         self.last: dict[str, _Access] = {}
         self.other: dict[str, _Access] = {}
         self.last_write: dict[str, _Access] = {}
         self.other_write: dict[str, _Access] = {}
+        checker._set_up_by_its_creator(self)
 
     def peer(self) -> str:
         me = self.obj_dict.get("me")
         return f"Raft peer {me}" if isinstance(me, int) else "a Raft peer"
 
     def access(self, name: str, write: bool, frame: FrameType) -> None:
-        me = threading.get_ident()
+        thread = threading.current_thread()
+        me = thread.ident
         if not self.published and me != self.creator:
             self.published = True
         lock = self.lock
         held = lock is None or lock._owner == me
-        thread = threading.current_thread()
-        how = _HOLDING if held else _NOT_HOLDING if self.published else _SETUP
-        rec: _Access = (thread, write, how, _capture(frame))
-        previous = _remember(self.last, self.other, name, rec)
+        clock = _clock_of(thread)
+        epoch = clock.epoch if self.published else 0
+        how = _HOLDING if held else _NOT_HOLDING
+        rec = _Access(thread, write, how, _capture(frame), clock.id, epoch)
+        racing = None if held or not self.published else self._unordered(name, write, clock)
+        _remember(self.last, self.other, name, rec)
         if write:
-            previous_write = _remember(self.last_write, self.other_write, name, rec)
-        else:
-            previous_write = _by_other(self.last_write, self.other_write, name, thread)
-        if not held and self.published:
-            # A read conflicts with a write: show the other thread's latest write if any.
-            shown = previous if write or previous_write is None else previous_write
+            _remember(self.last_write, self.other_write, name, rec)
+        if racing is not None:
             full = _capture(frame, _REPORT_DEPTH)
             if lock is not None and lock.heir_here():
-                lock.defer(lambda: self.checker._data_race(self, name, rec, shown, full))
+                lock.defer(lambda: self.checker._data_race(self, name, rec, racing, full))
             else:
-                self.checker._data_race(self, name, rec, shown, full)
+                self.checker._data_race(self, name, rec, racing, full)
+
+    def _unordered(self, name: str, write: bool, clock: _Clock) -> _Access | None:
+        """The latest kept access to name by another thread that conflicts with this
+        one (a write, if this is a read) and is not ordered before it."""
+        if write:
+            kept = (self.last, self.other, self.last_write, self.other_write)
+        else:
+            kept = (self.last_write, self.other_write)
+        for records in kept:
+            prev = records.get(name)
+            if prev is not None and not clock.has_seen(prev.clock, prev.epoch):
+                return prev
+        return None
 
 
-def _by_other(
-    last: dict[str, _Access], other: dict[str, _Access], name: str, thread: threading.Thread
-) -> _Access | None:
-    """The latest access to name (in last/other) by a thread other than thread."""
+def _remember(last: dict[str, _Access], other: dict[str, _Access], name: str, rec: _Access) -> None:
+    """Record rec as name's latest access, keeping the latest by another thread in other."""
     latest = last.get(name)
-    if latest is None or latest[0] is not thread:
-        return latest
-    return other.get(name)
-
-
-def _remember(
-    last: dict[str, _Access], other: dict[str, _Access], name: str, rec: _Access
-) -> _Access | None:
-    """Record rec as name's latest access; return the latest one by another thread."""
-    previous = _by_other(last, other, name, rec[0])
-    latest = last.get(name)
-    if latest is not None and latest[0] is not rec[0]:
+    if latest is not None and latest.clock != rec.clock:
         other[name] = latest
     last[name] = rec
-    return previous
 
 
 def _stored(obj: Any, name: str, descriptor: Any, fallback: Any) -> Any:
@@ -436,8 +541,23 @@ class RaceChecker:
         self._closed = False
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
+        # Peers whose creator has started no thread since; guarded by _mu (start() peeks
+        # without it: a thread's own appends, the only ones that matter to it, show).
+        self._being_set_up: list[_PeerState] = []
 
     # -- setting up -------------------------------------------------------------
+
+    def _set_up_by_its_creator(self, st: _PeerState) -> None:
+        with self._mu:
+            self._being_set_up.append(st)
+
+    def _setup_ends(self, creator: int | None) -> None:
+        """A thread starts a thread: the peers it is setting up are set up."""
+        with self._mu:
+            for st in self._being_set_up:
+                if st.creator == creator:
+                    st.published = True
+            self._being_set_up = [st for st in self._being_set_up if not st.published]
 
     def instrument(self, cls: type) -> None:
         """Check every Raft of class cls made from now on; also patch labrpc's Call."""
@@ -504,6 +624,11 @@ class RaceChecker:
         original_start = threading.Thread.start
 
         def start(thread: threading.Thread) -> None:
+            starter = threading.current_thread()
+            if self._being_set_up:
+                self._setup_ends(starter.ident)
+            if _CLOCK not in thread.__dict__:  # else started already: original_start raises
+                thread.__dict__[_CLOCK] = _clock_of(starter).fork()
             held = _holding()
             if held:  # started under rf.mu: it may be the one to release it
                 setattr(thread, _HEIR, [(lock, lock._episode) for lock in held])
@@ -554,59 +679,51 @@ class RaceChecker:
 
     # -- reports -----------------------------------------------------------------
 
-    def _report(self, key: Any, summary: str, body: str) -> None:
+    def _report(self, key: Any, summary: str, fix: str, body: str = "") -> None:
+        """Report once per key: the summary, how to fix it (indented, so the tester's
+        "--- FAIL" block shows it), then the details."""
         with self._mu:
             if self._closed or key in self._seen or len(self.reports) >= MAX_REPORTS:
                 return
             self._seen.add(key)
-            text = f"{summary}\n==================\n{body.rstrip()}\n=================="
+            text = summary + "".join(f"\n    {line}" for line in fix.splitlines())
+            if body:
+                text += f"\n==================\n{body.rstrip()}\n=================="
             self.reports.append(text)
         self._fail(text)
 
     def _data_race(
-        self,
-        st: _PeerState,
-        name: str,
-        rec: _Access,
-        previous: _Access | None,
-        full: Stack,
+        self, st: _PeerState, name: str, rec: _Access, previous: _Access, full: Stack
     ) -> None:
-        thread, write, _, stack = rec
-        kind = "write" if write else "read"
-        key = ("race", name, write, stack[0] if stack else None)
+        kind = "write" if rec.write else "read"
+        key = ("race", name, rec.write, rec.stack[0] if rec.stack else None)
         if key in self._seen:
             return
         summary = (
-            f"DATA RACE: {kind} of rf.{name} by thread {thread.name} without holding rf.mu "
+            f"DATA RACE: {kind} of rf.{name} by thread {rec.thread.name} without holding rf.mu "
             f"({_where(full)})"
+        )
+        fix = (
+            f"Take rf.mu around this access: every field of Raft outside Raft.UNGUARDED is "
+            f"guarded by it.\nIf rf.{name} is safe without it by design, declare it in "
+            f"Raft.UNGUARDED (see tests/harness/README.md)."
         )
         body = (
             f"WARNING: DATA RACE\n"
-            f"{kind.capitalize()} of rf.{name} ({st.peer()}) by thread {thread.name}, "
+            f"{kind.capitalize()} of rf.{name} ({st.peer()}) by thread {rec.thread.name}, "
             f"which does not hold rf.mu:\n{_format(full)}\n"
+            f"Previous {'write' if previous.write else 'read'} of rf.{name} by thread "
+            f"{previous.thread.name} ({previous.how}):\n{_format(previous.stack)}\n"
         )
-        if previous is None:
-            body += "No earlier access to it from another thread was recorded.\n"
-        else:
-            pthread, pwrite, phow, pstack = previous
-            body += (
-                f"Previous {'write' if pwrite else 'read'} of rf.{name} by thread {pthread.name} "
-                f"({phow}):\n{_format(pstack)}\n"
-            )
-        body += (
-            f"Every field of Raft outside Raft.UNGUARDED is guarded by rf.mu: take the lock "
-            f"around this access (or, if rf.{name} is safe without it by design, declare it "
-            f"in Raft.UNGUARDED; see tests/harness/README.md).\n"
-        )
-        self._report(key, summary, body)
+        self._report(key, summary, fix, body)
 
     def _call_under_lock(self, lock: CheckedLock, svc_meth: str, frame: FrameType) -> None:
         self._under_lock(
             lock, frame, "LOCK HELD ACROSS RPC", f"calls {svc_meth}",
             f"makes a labrpc Call({svc_meth!r})",
-            "The handler on the other peer takes that peer's rf.mu; two peers doing this wait "
-            "for each other forever, and a slow or lost RPC stalls every thread that needs "
-            "this rf.mu. Release rf.mu before Call.\nThe Call was not made (it returned "
+            "Release rf.mu before Call: the handler on the other peer takes that peer's "
+            "rf.mu; two peers doing this wait for each other forever, and a slow or lost RPC "
+            "stalls every thread that needs this rf.mu.\nThe Call was not made (it returned "
             "False), so the test fails here instead of hanging.",
             "Call",
         )  # fmt: skip
@@ -615,15 +732,15 @@ class RaceChecker:
         self._under_lock(
             lock, frame, "APPLYCH SEND UNDER LOCK", "puts on applyCh",
             "puts an ApplyMsg on applyCh",
-            "In Go applyCh is unbuffered: the send waits until the service reads it, and the "
-            "service may be waiting in Start() or Snapshot() for this rf.mu: deadlock. Send "
-            "without holding rf.mu.",
+            "Release rf.mu before the put: in Go applyCh is unbuffered, the send waits until "
+            "the service reads it, and the service may be waiting in Start() or Snapshot() "
+            "for this rf.mu: deadlock.",
             "put",
         )  # fmt: skip
 
     def _under_lock(
         self, lock: CheckedLock, frame: FrameType, title: str, short: str, long: str,
-        why: str, what: str,
+        fix: str, what: str,
     ) -> None:  # fmt: skip
         """Report something a thread must not do while holding rf.mu, and where it took it."""
         thread = threading.current_thread()
@@ -632,10 +749,10 @@ class RaceChecker:
         summary = f"{title}: thread {thread.name} {short} while holding rf.mu ({_where(stack)})"
         body = (
             f"WARNING: {title}\n"
-            f"Thread {thread.name} {long} while holding rf.mu of {peer}.\n{why}\n"
+            f"Thread {thread.name} {long} while holding rf.mu of {peer}.\n"
             f"{what} at:\n{_format(stack)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
         )
-        self._report((what, stack[0] if stack else None), summary, body)
+        self._report((what, stack[0] if stack else None), summary, fix, body)
 
     def _held_too_long(self, lock: CheckedLock, owner: int, held_for: float, episode: int) -> None:
         frame = sys._current_frames().get(owner)
@@ -648,13 +765,14 @@ class RaceChecker:
             f"LOCK HELD TOO LONG: rf.mu of {peer} held {held_for:.1f} s by thread {name} "
             f"(now {_where(now)})"
         )
+        fix = "Never sleep, wait for an RPC or for applyCh while holding rf.mu."
         body = (
             f"WARNING: LOCK HELD TOO LONG\n"
             f"rf.mu of {peer} has been held for {held_for:.1f} s (limit {HOLD_LIMIT:g} s) by "
-            f"thread {name}. Never sleep, wait for an RPC or for applyCh while holding it.\n"
+            f"thread {name}.\n"
             f"Its stack now:\n{_format(now)}\nrf.mu taken at:\n{_format(lock._taken)}\n"
         )
-        self._report(("long", id(lock), episode), summary, body)
+        self._report(("long", id(lock), episode), summary, fix, body)
 
     def _no_lock(self, cls: type, mu: Any) -> None:
         what = "no rf.mu" if mu is None else f"rf.mu is a {type(mu).__name__}"
@@ -662,12 +780,12 @@ class RaceChecker:
             f"RACE MODE CANNOT CHECK {cls.__name__}: {what}, not a threading.Lock or RLock "
             f"assigned in __init__"
         )
-        body = (
-            f"Race mode checks that Raft's fields are used holding rf.mu, the lock "
-            f"{cls.__name__}.__init__ assigns with self.mu = threading.Lock(); {what}. "
-            f"See tests/harness/README.md.\n"
+        fix = (
+            f"Race mode checks that Raft's fields are used holding rf.mu: assign it in "
+            f"{cls.__name__}.__init__ with self.mu = threading.Lock() (see "
+            f"tests/harness/README.md)."
         )
-        self._report(("nolock", cls), summary, body)
+        self._report(("nolock", cls), summary, fix)
 
     def _twice(self, lock: CheckedLock, stack: Stack) -> None:
         thread = threading.current_thread()
@@ -676,12 +794,14 @@ class RaceChecker:
             f"LOCK ACQUIRED TWICE: thread {thread.name} takes rf.mu again while holding it "
             f"({_where(stack)})"
         )
+        fix = (
+            "Take rf.mu once: a threading.Lock is not reentrant, so this thread would wait "
+            "for itself forever (RaceError was raised instead). Have the inner function "
+            "expect rf.mu held rather than take it."
+        )
         body = (
             f"WARNING: LOCK ACQUIRED TWICE\n"
-            f"Thread {thread.name} takes rf.mu of {peer}, which it already holds; a "
-            f"threading.Lock is not reentrant, so it would wait for itself forever. "
-            f"RaceError was raised instead.\nTaken again at:\n{_format(stack)}\n"
-            f"First taken at:\n{_format(lock._taken)}\n"
+            f"Thread {thread.name} takes rf.mu of {peer}, which it already holds.\n"
+            f"Taken again at:\n{_format(stack)}\nFirst taken at:\n{_format(lock._taken)}\n"
         )
-        self._report(("twice", stack[0] if stack else None), summary, body)
-
+        self._report(("twice", stack[0] if stack else None), summary, fix, body)

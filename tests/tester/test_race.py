@@ -203,22 +203,21 @@ def test_planted_unlocked_log_write_is_reported() -> None:
     assert message.startswith("DATA RACE: ")
     report = report_starting(reports, "DATA RACE: write of rf.log by thread labrpc-handler-")
     this = section(report, "Write of rf.log (Raft peer ")
-    assert re.match(
-        r"Write of rf\.log \(Raft peer \d\) by thread labrpc-handler-\d+, which does not hold "
+    writer = re.match(
+        r"Write of rf\.log \(Raft peer \d\) by thread (labrpc-handler-\d+), which does not hold "
         r"rf\.mu:",
         this,
     )
+    assert writer
     assert re.search(r"in AppendEntries\n +self\.log = log", this)
     assert "in dispatch" in this  # the stack goes back through labrpc's handler
+    # The other thread's access, not ordered before the write (never one made setting up).
     other = section(report, "Previous ")
-    assert re.match(
-        r"Previous (read|write) of rf\.log by thread \S+ "
-        r"\(((not )?holding rf\.mu|setting the peer up, before another thread used it)\):",
-        other,
+    match = re.match(
+        r"Previous (read|write) of rf\.log by thread (\S+) \((not )?holding rf\.mu\):", other
     )
+    assert match and match[2] != writer[1]
     assert re.search(r"line \d+, in \w+\n +\S", other)  # a stack with source lines
-    # The unlocked read just before the write is reported too.
-    report_starting(reports, "DATA RACE: read of rf.log by thread labrpc-handler-")
 
 
 # -- bug 4: the applier puts on applyCh while holding mu ---------------------------
@@ -393,6 +392,58 @@ def test_an_heir_that_does_not_release_the_lock_raced() -> None:
     assert "in <lambda>" in report
 
 
+# -- fields set before the peer's threads start (Go's `go` orders the two) -------------
+
+
+class ApplyChGuarded(FixtureRaft):
+    """applyCh, set in __init__ before Make starts the threads and only read after (by
+    the applier, without mu), as a student's `self.apply_q = applyCh` is: no race."""
+
+    UNGUARDED = FixtureRaft.UNGUARDED - {"applyCh"}
+
+
+ApplyChGuarded.__name__ = "Raft"
+
+
+def test_a_field_set_before_the_threads_start_and_only_read_after_is_no_race() -> None:
+    with make_config(3, False, race=True, make=make_with(ApplyChGuarded)) as cfg:
+        cfg.begin("Test: applyCh read without mu in race mode")
+        assert isinstance(vars(ApplyChGuarded)["applyCh"], race._Guarded)
+        cfg.one(101, 3, True)
+        cfg.crash1(0)  # a restarted peer is set up again, after many threads started
+        cfg.start1(0, cfg.applier)
+        cfg.connect(0)
+        cfg.one(102, 3, True)
+        cfg.end()
+    assert cfg.race is not None and cfg.race.reports == []
+
+
+class DeadlineWrittenWithoutLock(FixtureRaft):
+    def AppendEntries(self, args: AppendEntriesArgs, reply: AppendEntriesReply) -> None:
+        super().AppendEntries(args, reply)
+        self.election_deadline = time.monotonic() + 0.5  # BUG: written without mu
+
+
+DeadlineWrittenWithoutLock.__name__ = "Raft"
+
+
+def test_a_field_set_before_the_threads_start_and_written_after_without_mu_races() -> None:
+    def body(cfg: Config) -> None:
+        cfg.checkOneLeader()
+
+    message, reports = run_planted(DeadlineWrittenWithoutLock, body)
+    assert message == reports[0]
+    assert re.match(
+        r"DATA RACE: write of rf\.election_deadline by thread labrpc-handler-\d+ without "
+        r"holding rf\.mu \(in AppendEntries, test_race\.py:\d+\)\n"
+        r"    Take rf\.mu around this access: ",
+        message,
+    )
+    other = section(message, "Previous ")
+    assert re.match(r"Previous (read|write) of rf\.election_deadline by thread \S+ ", other)
+    assert "in __init__" not in other  # the setting up is ordered before every thread
+
+
 # -- the repository's Raft (through the lab API only), and race mode's footprint -------
 
 
@@ -497,7 +548,7 @@ def test_field_checks_on_a_class_of_its_own() -> None:
     checker, reports = instrumented(Raft)
     try:
         rf = Raft()
-        rf.term = 1  # still only the creating thread: fine
+        rf.term = 1  # no thread started yet: still setting the peer up
 
         def locked() -> None:
             with rf.mu:
@@ -525,6 +576,68 @@ def test_field_checks_on_a_class_of_its_own() -> None:
     previous = section(reports[0], "Previous write of rf.term by thread tester-locked")
     assert re.search(r"in locked\n +rf\.term \+= 1", previous)
     assert "term" not in vars(Raft)  # close() took the descriptors away
+
+
+class StartOrdered:
+    """A Raft whose first instance installs the field checks (its own setting up goes
+    unseen), so each test checks a second one."""
+
+    def __init__(self) -> None:
+        self.mu = threading.Lock()
+        self.apply_q = object()  # set up before any thread starts
+        self.term = 0
+
+
+def test_writes_before_a_thread_starts_are_ordered_before_its_accesses() -> None:
+    class Raft(StartOrdered):
+        pass
+
+    checker, reports = instrumented(Raft)
+    try:
+        Raft()
+        rf = Raft()
+        in_thread("tester-ticker", lambda: rf.apply_q)  # the setting up is ordered before it
+        rf.term = 1  # after a start(): ordered before the threads started from now on
+
+        def applier() -> None:
+            assert rf.term == 1 and rf.apply_q is not None
+            in_thread("tester-grandchild", lambda: rf.term)  # and before the threads they start
+
+        in_thread("tester-applier", applier)
+    finally:
+        checker.close()
+    assert reports == []
+
+
+def test_a_write_after_a_thread_starts_races_with_its_reads() -> None:
+    class Raft(StartOrdered):
+        pass
+
+    checker, reports = instrumented(Raft)
+    try:
+        Raft()
+        rf = Raft()
+
+        def reader() -> None:
+            time.sleep(0.05)
+            assert rf.term in (0, 2)
+
+        t = threading.Thread(target=reader, name="tester-reader")
+        t.start()
+        rf.term = 2  # BUG: after the reader started, without mu
+        t.join(5)
+        assert not t.is_alive()
+    finally:
+        checker.close()
+    # Reported at whichever of the two came second.
+    assert len(reports) == 1, reports
+    assert re.match(
+        r"DATA RACE: (read of rf\.term by thread tester-reader|write of rf\.term by thread "
+        r"MainThread) without holding rf\.mu",
+        reports[0],
+    )
+    assert re.search(r"Previous (write|read) of rf\.term by thread (MainThread|tester-reader) "
+                     r"\(not holding rf\.mu\)", reports[0])  # fmt: skip
 
 
 def test_an_rlock_and_its_condition_are_followed() -> None:
