@@ -330,12 +330,14 @@ class Config:
             # its traceback went to stderr
             raise AssertionError(self.causes.first(_describe(first))) from None
         if isinstance(first, AssertionError):
-            raise AssertionError(self.causes.first(str(first))) from first
+            raise AssertionError(self.causes.first(str(first))) from None  # shown once
         raise AssertionError(self.causes.first(f"tester thread failed: {first!r}")) from first
 
     def _violation(self, message: str) -> None:
-        """A report of the safety or race checks: print it, fail the test (as _record)."""
-        transcript.log(message)
+        """A report of the safety or race checks: fail the test with it (as _record),
+        and print it at once when no pytest report will show it (outside pytest)."""
+        if not transcript.collecting():
+            transcript.log(message)
         self._record(AssertionError(message))
 
     def _apply_error(self, i: int, err_msg: str) -> None:
