@@ -6,11 +6,17 @@ returns one line per finding, with its line number.  A flag does not change the
 score: the submission is graded as usual and marked for a person to review,
 because a determined cheat can hide from any scan, and an honest Raft may trip
 one (a debug file written by hand, say).
+
+It reads the bytes as Python does, coding line and all, so code cannot hide in
+what an editor shows as a comment.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from collections.abc import Callable
 
 _Flag = Callable[[ast.AST, str], None]
@@ -79,18 +85,30 @@ _CALLS = {
 }
 _WRITE_METHODS = {"write_text", "write_bytes", "unlink", "rmdir", "touch"}  # pathlib's
 _DUNDERS = {"__builtins__", "__globals__", "__code__", "__subclasses__", "__closure__"}
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
-def scan(source: str, filename: str = "raft/raft.py") -> list[str]:
-    """Findings in source, one line each, in line order; [] when nothing is flagged."""
-    try:
-        tree = ast.parse(source, filename=filename)
-    except SyntaxError as e:
-        return [f"{filename}:{e.lineno}: does not parse: {e.msg}"]
+def scan(source: str | bytes, filename: str = "raft/raft.py") -> list[str]:
+    """Findings in source, one line each, in line order; [] when nothing is flagged.
+
+    source is the file's bytes, or (as grader.py passes it) those bytes decoded
+    as UTF-8: either way it is read as Python reads the file, coding line and all.
+    """
+    data = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
     found: list[tuple[int, str]] = []
 
     def flag(node: ast.AST, what: str) -> None:
         found.append((getattr(node, "lineno", 0), what))
+
+    cookie = _check_encoding(data)
+    if cookie:
+        found.append(cookie)
+    try:
+        tree = ast.parse(data, filename=filename)
+    except (SyntaxError, ValueError) as e:
+        line = getattr(e, "lineno", None) or 1
+        found.append((line, f"does not parse: {getattr(e, 'msg', e)} (Python cannot import it)"))
+        return [f"{filename}:{line}: {what}" for line, what in sorted(set(found))]
 
     aliases: dict[str, str] = {}  # local name -> module it names (import os as o)
     for node in ast.walk(tree):
@@ -121,6 +139,24 @@ def scan(source: str, filename: str = "raft/raft.py") -> list[str]:
         if isinstance(node, ast.Call):
             _check_call(node, flag)
     return [f"{filename}:{line}: {what}" for line, what in sorted(set(found))]
+
+
+def _check_encoding(data: bytes) -> tuple[int, str] | None:
+    """A coding line other than UTF-8: Python runs what it decodes, which an
+    editor showing UTF-8 does not show (utf-7 turns "+AAo-" into a new line)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        return None  # ast.parse fails on it too, and says why
+    if encoding in ("utf-8", "utf-8-sig"):
+        return None
+    lines = data.splitlines()[:2]
+    line = next((n for n, text in enumerate(lines, 1) if _COOKIE.match(text)), 1)
+    return line, (
+        f"coding line declares {encoding}: Python runs what {encoding} decodes, not the "
+        f"UTF-8 an editor shows (code can hide in what looks like a comment); line "
+        f"numbers here are as Python reads the file"
+    )
 
 
 def _check_module(node: ast.AST, module: str, flag: _Flag) -> None:
