@@ -2,30 +2,39 @@
 
 A submission is untrusted.  Before anything is written, every member of the
 archive is checked: no absolute paths, no `..`, no links, devices or other
-special files, at most MAX_MEMBERS members and MAX_UNPACKED bytes in all.  Only
-then are its regular files written, each opened with O_EXCL|O_NOFOLLOW inside a
-folder the grader made for it, so nothing can land outside that folder.  An
-archive that fails a check is refused as a whole with a line that says why.
+special files, no encrypted or unknown compression, at most MAX_DEPTH folders
+deep, at most MAX_MEMBERS members and MAX_UNPACKED bytes in all.  Only then are
+its regular files written, each opened with O_EXCL|O_NOFOLLOW inside a folder
+the grader made for it, so nothing can land outside that folder.  An archive
+that fails a check, or that turns out corrupt while it is read, is refused as a
+whole with a line that says why.
 """
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from grade import files
+
 MAX_MEMBERS = 10_000
+MAX_DEPTH = 64  # folders; make submit's archives nest three deep
 MAX_UNPACKED = 50 * 1024 * 1024
 MAX_RAFT_BYTES = 1024 * 1024  # a raft.py is a few hundred lines
 SUFFIXES = (".tar.gz", ".tgz", ".zip")
 TARGET = PurePosixPath("raft/raft.py")
 _CHUNK = 1 << 16
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_REPACK = "pack it again with make submit, which writes a .tar.gz"
 
 
 class Refused(Exception):
@@ -46,30 +55,40 @@ def is_archive(path: Path) -> bool:
 
 def unpack(archive: Path, dest: Path) -> Path:
     """Unpack archive into dest (an empty folder) and return the path of its one
-    raft/raft.py; Refused if the archive is unsafe or holds no single raft.py."""
+    raft/raft.py; Refused if the archive is unsafe, unreadable or holds no single
+    raft.py."""
     name = archive.name.lower()
     try:
-        if name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as zf:
-                _write(_zip_members(zf), dest)
-        else:
-            with tarfile.open(archive, mode="r:gz") as tf:
-                _write(_tar_members(tf), dest)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        if isinstance(e, Refused):
-            raise
-        raise Refused(f"cannot read {archive.name}: {type(e).__name__}: {e}") from None
+        with files.open_regular(archive) as f:
+            if name.endswith(".zip"):
+                with zipfile.ZipFile(f) as zf:
+                    _write(_zip_members(zf), dest)
+            else:
+                with tarfile.open(fileobj=f, mode="r:gz") as tf:
+                    _write(_tar_members(tf), dest)
+    except (Refused, RecursionError):
+        raise
+    except files.Unreadable as e:
+        raise Refused(f"{archive.name} {e}") from None
+    except NotImplementedError as e:  # a zip method this Python lacks
+        raise Refused(f"cannot read {archive.name}: {e}; {_REPACK}") from None
+    except (
+        tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError,
+        OSError, ValueError, RuntimeError,
+    ) as e:  # fmt: skip
+        raise Refused(
+            f"cannot read {archive.name}: {type(e).__name__}: {_shorten(str(e))}; {_REPACK}"
+        ) from None
     return find_raft(dest, archive.name)
 
 
 def find_raft(root: Path, label: str) -> Path:
     """The one raft/raft.py under root, at any depth, following no links."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        if here.name == "raft" and "raft.py" in filenames:
-            found.append(here / "raft.py")
-        dirnames[:] = [d for d in dirnames if d not in ("__MACOSX", ".git")]
+    found = [
+        here / "raft.py"
+        for here, names in files.walk(root, skip=("__MACOSX", ".git"))
+        if here.name == "raft" and "raft.py" in names
+    ]
     if not found:
         raise Refused(
             f"{label} holds no raft/raft.py: the archive must contain your raft/raft.py "
@@ -91,6 +110,14 @@ def find_raft(root: Path, label: str) -> Path:
     return path
 
 
+def read_raft(path: Path, label: str) -> bytes:
+    """The raft.py find_raft found, read without following a link or blocking."""
+    try:
+        return files.read_regular(path, MAX_RAFT_BYTES)
+    except files.Unreadable as e:
+        raise Refused(f"{label}: its raft.py {e}") from None
+
+
 def _tar_members(tf: tarfile.TarFile) -> Iterator[_Member]:
     for info in tf:
         if not (info.isfile() or info.isdir()):
@@ -101,7 +128,9 @@ def _tar_members(tf: tarfile.TarFile) -> Iterator[_Member]:
                 else "a device file" if info.ischr() or info.isblk()
                 else "a special file"
             )  # fmt: skip
-            raise Refused(f"member {info.name!r} is {what}; only files and folders are accepted")
+            raise Refused(
+                f"member {_shown(info.name)} is {what}; only files and folders are accepted"
+            )
         yield _Member(_safe_name(info.name), info.isdir(), info.size, partial(tf.extractfile, info))
 
 
@@ -111,7 +140,17 @@ def _zip_members(zf: zipfile.ZipFile) -> Iterator[_Member]:
         if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             what = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
             raise Refused(
-                f"member {info.filename!r} is {what}; only files and folders are accepted"
+                f"member {_shown(info.filename)} is {what}; only files and folders are accepted"
+            )
+        if info.flag_bits & 0x1:
+            raise Refused(
+                f"member {_shown(info.filename)} is encrypted; the grader has no password: "
+                f"{_REPACK}"
+            )
+        if info.compress_type not in _ZIP_METHODS:
+            raise Refused(
+                f"member {_shown(info.filename)} is compressed with method {info.compress_type}, "
+                f"which the grader cannot read: {_REPACK}"
             )
         yield _Member(
             _safe_name(info.filename), info.is_dir(), info.file_size, partial(zf.open, info)
@@ -119,17 +158,39 @@ def _zip_members(zf: zipfile.ZipFile) -> Iterator[_Member]:
 
 
 def _safe_name(name: str) -> PurePosixPath:
+    shown = _shown(name)
     if "\\" in name or "\x00" in name:
-        raise Refused(f"member {name!r} has a backslash or NUL in its name")
+        raise Refused(f"member {shown} has a backslash or NUL in its name")
     path = PurePosixPath(name)
     if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
-        raise Refused(f"member {name!r} has an absolute path; only relative paths are accepted")
+        raise Refused(f"member {shown} has an absolute path; only relative paths are accepted")
     if ".." in path.parts:
-        raise Refused(f"member {name!r} climbs out with '..'; only paths inside are accepted")
+        raise Refused(f"member {shown} climbs out with '..'; only paths inside are accepted")
     parts = [p for p in path.parts if p not in ("", ".")]
     if not parts:
-        raise Refused(f"member {name!r} has no name")
+        raise Refused(f"member {shown} has no name")
+    if len(parts) > MAX_DEPTH + 1:
+        raise Refused(
+            f"member {shown} is nested {len(parts) - 1} folders deep; at most {MAX_DEPTH} "
+            "are accepted"
+        )
+    if any(len(os.fsencode(p)) > 255 for p in parts):
+        raise Refused(f"member {shown} has a name over 255 bytes, longer than a file name can be")
     return PurePosixPath(*parts)
+
+
+def _shown(name: str, limit: int = 100) -> str:
+    """A member's name quoted for a report line, shortened if it is long."""
+    return (
+        repr(name)
+        if len(name) <= limit
+        else repr(name[:limit]) + f" (and {len(name) - limit} more characters)"
+    )
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + " ..."
 
 
 def _write(members: Iterator[_Member], dest: Path) -> None:
@@ -140,7 +201,7 @@ def _write(members: Iterator[_Member], dest: Path) -> None:
     total = 0
     for m in members:
         if m.name in names and not m.is_dir:
-            raise Refused(f"member {str(m.name)!r} appears twice")
+            raise Refused(f"member {_shown(str(m.name))} appears twice")
         names.add(m.name)
         checked.append(m)
         total += m.size
@@ -175,6 +236,8 @@ def _make_dirs(dest: Path, parts: tuple[str, ...]) -> None:
     for part in parts:
         here = here / part
         if here.is_symlink() or (here.exists() and not here.is_dir()):
-            raise Refused(f"member path {'/'.join(parts)!r} collides with a file of the archive")
+            raise Refused(
+                f"member path {_shown('/'.join(parts))} collides with a file of the archive"
+            )
         if not here.exists():
             here.mkdir(mode=0o700)

@@ -6,14 +6,17 @@ memory and file-size limits (childside/launch.py sets them in the child).  The
 run counts as passed only when the trusted parent sees the child exit 0 *and*
 finds the test passed in the report the child wrote at the end of its session
 (childside/raftlab_grade_report.py).  Anything else is a failed run, with the
-reason: it hung, crashed, was killed, or exited without a report.
+reason: it hung, crashed, was killed, or exited without a report.  What the
+child leaves is read as untrusted too (files.py): its report only if it is a
+regular file of at most MAX_REPORT bytes, and only in the shape the plugin
+writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grade import sandbox
+from grade import files, sandbox
 from grade.points import LabTest
 from grade.pristine import Pristine
 from grade.sandbox import Cage, Isolation
@@ -31,6 +34,9 @@ from grade.sandbox import Cage, Isolation
 CHILDSIDE = Path(__file__).resolve().with_name("childside")
 MAX_REPORT = 4 * 1024 * 1024
 KEPT_OUTPUT = 64 * 1024  # of a failed run's output, its end
+KEPT_FILE = 8 << 20  # a kept timeline or traceback
+KEPT_NAME = 100  # characters of a kept file's name
+REASON = 300  # characters of a value of the child's report quoted in a reason
 
 
 class Stopped(Exception):
@@ -129,6 +135,8 @@ class Run:
     output: str  # the end of the child's output
     failure: str  # pytest's report of the failure, from the child's report
     files: dict[str, bytes]  # the run's timeline and full traceback, kept for the report
+    timed_out: bool = False  # killed at its wall-clock limit
+    ran: bool = True  # False: not run (the submission's time budget was used up)
 
 
 def command_to_repeat(test: LabTest, seed: int) -> str:
@@ -187,8 +195,11 @@ def run_test(
             cage.remove()
     seconds = time.monotonic() - start
     status = _read_report(report)
-    entry = status.get("tests", {}).get(test.node_id) if isinstance(status, dict) else None
-    phases = entry.get("phases", {}) if isinstance(entry, dict) else {}
+    tests = status.get("tests") if isinstance(status, dict) else None
+    entry = tests.get(test.node_id) if isinstance(tests, dict) else None
+    phases = entry.get("phases") if isinstance(entry, dict) else None
+    if not isinstance(phases, dict):
+        phases = {}
     reason = _reason(returncode, timed_out, limits, status, entry, phases)
     if reason and over_cpu:
         reason = f"killed: used over {limits.cpu_seconds:g} s of CPU time (all its processes)"
@@ -196,7 +207,7 @@ def run_test(
         reason = f"{reason} (the run reached its {limits.run_memory_bytes >> 20} MB memory limit)"
     run = Run(
         test=test, number=number, seed=seed, passed=not reason, reason=reason,
-        seconds=seconds, output="", failure="", files={},
+        seconds=seconds, output="", failure="", files={}, timed_out=timed_out,
     )  # fmt: skip
     if reason:
         run.output = _tail(output_path)
@@ -204,15 +215,15 @@ def run_test(
             str(entry.get("failure", ""))[-KEPT_OUTPUT:] if isinstance(entry, dict) else ""
         )
         run.files = _kept_files(workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
+    files.remove_tree(workdir)  # what it cannot remove goes with the submission's folder
     return run
 
 
 def _give(folder: Path, uid: int) -> None:
     """Make folder and everything in it the run's: the sandboxed run writes as uid."""
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, names in os.walk(folder):
         os.chown(root, uid, uid)
-        for name in dirs + files:
+        for name in dirs + names:
             os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
@@ -254,13 +265,14 @@ def kill_group(pid: int) -> None:
 
 
 def _read_report(path: Path) -> object:
+    """The child's report: None if there is none, {"error": why} if it cannot be used."""
     try:
-        if path.stat().st_size > MAX_REPORT:
-            return {"error": f"its report is over {MAX_REPORT} bytes"}
-        return json.loads(path.read_bytes())
+        return json.loads(files.read_regular(path, MAX_REPORT))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as e:
+    except files.Unreadable as e:
+        return {"error": f"its report {e}"}
+    except (OSError, ValueError, RecursionError) as e:
         return {"error": f"its report cannot be read ({type(e).__name__})"}
 
 
@@ -279,40 +291,53 @@ def _reason(
     if status is None:
         return f"exited ({returncode}) without a report: the run ended before pytest finished"
     if isinstance(status, dict) and "error" in status:
-        return f"exited ({returncode}), but {status['error']}"
+        return f"exited ({returncode}), but {_quoted(status['error'])}"
     if not isinstance(entry, dict):
         errors = status.get("collect_errors") if isinstance(status, dict) else None
-        if errors:
-            return f"the test could not be loaded: {errors[0]}"
+        if isinstance(errors, list) and errors:
+            return f"the test could not be loaded: {_quoted(errors[0])}"
         return f"exited ({returncode}); its report does not have this test"
-    failed = [when for when, outcome in phases.items() if outcome != "passed"]
+    failed = [_quoted(when) for when, outcome in phases.items() if outcome != "passed"]
     if failed:
-        message = entry.get("message", "")
-        where = "" if failed == ["call"] else f" (in its {' and '.join(failed)})"
+        message = _quoted(entry.get("message", ""))
+        where = "" if failed == ["call"] else f" (in its {' and '.join(failed[:3])})"
         return f"failed{where}: {message}" if message else f"failed{where}"
     if set(phases) != {"setup", "call", "teardown"}:
-        return f"exited ({returncode}); its report has only {', '.join(phases) or 'nothing'}"
+        shown = ", ".join(_quoted(p) for p in list(phases)[:3])
+        return f"exited ({returncode}); its report has only {shown or 'nothing'}"
     if returncode != 0:
         return f"the test passed, but pytest exited {returncode}"
     return ""
 
 
+def _quoted(value: object) -> str:
+    """A value of the child's report, as one line of at most REASON characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= REASON else text[:REASON] + " ..."
+
+
 def _tail(path: Path) -> str:
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - KEPT_OUTPUT))
-        text = f.read().decode(errors="replace")
-    return ("[... earlier output cut ...]\n" if size > KEPT_OUTPUT else "") + text
+    try:
+        data, cut = files.tail_regular(path, KEPT_OUTPUT)
+    except files.Unreadable as e:
+        return f"[the run's output is not kept: it {e}]"
+    except OSError as e:
+        return f"[the run's output cannot be read: {e}]"
+    return ("[... earlier output cut ...]\n" if cut else "") + data.decode(errors="replace")
 
 
 def _kept_files(workdir: Path) -> dict[str, bytes]:
-    """The failed run's timeline, full traceback and hang report, if it wrote them."""
+    """The failed run's timeline, full traceback and hang report, if it wrote them,
+    under names fit for the report's folder."""
     kept: dict[str, bytes] = {}
     raftlab = workdir / "handout" / ".raftlab"
     for folder in (workdir / "kept", raftlab / "failures", raftlab / "hangs"):
-        if folder.is_dir() and not folder.is_symlink():
-            for path in sorted(folder.iterdir())[:4]:
-                if path.is_file() and not path.is_symlink() and path.stat().st_size < 8 << 20:
-                    kept[path.name] = path.read_bytes()
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in sorted(folder.iterdir())[:4]:
+            try:
+                data = files.read_regular(path, KEPT_FILE)
+            except (files.Unreadable, OSError):
+                continue
+            kept[re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)[-KEPT_NAME:]] = data
     return kept

@@ -81,8 +81,33 @@ def tar_gz(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
-def zip_file(path: Path, files: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+def zip_file(path: Path, files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as z:
         for name, data in files.items():
             z.writestr(name, data)
+    return path
+
+
+def zip_patched(
+    path: Path, files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED,
+    flag_bits: int = 0, method: int | None = None, corrupt: bool = False,
+) -> Path:  # fmt: skip
+    """A zip whose members' headers carry flag_bits (0x1: encrypted) and method, or
+    whose compressed data is overwritten: what Python's zipfile cannot write."""
+    zip_file(path, files, compression)
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flags_at] |= flag_bits
+            if method is not None:
+                data[at + flags_at + 2 : at + flags_at + 4] = method.to_bytes(2, "little")
+            if corrupt and signature == b"PK\x03\x04":
+                name_len = int.from_bytes(data[at + 26 : at + 28], "little")
+                extra_len = int.from_bytes(data[at + 28 : at + 30], "little")
+                start = at + 30 + name_len + extra_len
+                skip = 9 if compression == zipfile.ZIP_LZMA else 0  # LZMA's properties
+                data[start + skip : start + skip + 24] = b"\xff" * 24
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
     return path

@@ -9,11 +9,13 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import planted
 import pytest
 from planted import tar_gz, zip_file
 
-from grade import archive
+from grade import archive, files
 
 RAFT = b"# a student's raft.py\n"
 
@@ -151,3 +153,60 @@ def test_a_member_given_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(archive.Refused, match="appears twice"):
         unpack(tmp_path, dup)
     assert os.listdir(tmp_path / "private") == []
+
+
+@pytest.mark.parametrize(
+    "patch, why",
+    [
+        ({"flag_bits": 0x1}, "is encrypted; the grader has no password"),
+        ({"method": 6, "compression": zipfile.ZIP_STORED}, "is compressed with method 6"),
+        ({"corrupt": True}, "cannot read bad.zip: error: Error -3 while decompressing"),
+        (
+            {"corrupt": True, "compression": zipfile.ZIP_LZMA},
+            "cannot read bad.zip: LZMAError: Corrupt input data",
+        ),
+    ],
+    ids=["encrypted", "unsupported-method", "corrupt-deflate", "corrupt-lzma"],
+)
+def test_a_zip_python_cannot_read_is_refused(
+    tmp_path: Path, patch: dict[str, Any], why: str
+) -> None:
+    """Each raised RuntimeError, NotImplementedError, zlib.error or LZMAError out of
+    unpack, which stopped every submission's grading."""
+    path = planted.zip_patched(tmp_path / "bad.zip", {"raft/raft.py": RAFT * 2000}, **patch)
+    with pytest.raises(archive.Refused, match=why) as refused:
+        unpack(tmp_path, path)
+    assert "make submit" in str(refused.value)
+
+
+def test_a_tar_nested_past_any_recursion_is_refused(tmp_path: Path) -> None:
+    path = tar_gz(tmp_path / "deep.tar.gz", {"a/" * 1200 + "raft/raft.py": RAFT})
+    with pytest.raises(archive.Refused, match="is nested 1201 folders deep; at most 64") as e:
+        unpack(tmp_path, path)
+    assert len(str(e.value)) < 300
+    assert not any((tmp_path / "private").iterdir())
+
+
+def test_raft_py_is_found_however_deep_an_upload_nests_it(tmp_path: Path) -> None:
+    """Gradescope's upload is a folder: os.walk recursed, and failed past 1,000."""
+    here = tmp_path / "upload"
+    here.mkdir()
+    try:
+        for _ in range(1200):
+            here = here / "a"
+            here.mkdir()
+        (here / "raft").mkdir()
+        (here / "raft" / "raft.py").write_bytes(RAFT)
+        found = archive.find_raft(tmp_path / "upload", "upload")
+        assert archive.read_raft(found, "upload") == RAFT
+    finally:  # pytest's own removal of tmp_path recurses
+        assert files.remove_tree(tmp_path / "upload")
+
+
+def test_a_raft_py_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "raft").mkdir()
+    os.mkfifo(tmp_path / "raft" / "raft.py")
+    with pytest.raises(archive.Refused, match="raft.py is not a regular file"):
+        archive.find_raft(tmp_path, "upload")
+    with pytest.raises(archive.Refused, match="its raft.py is a FIFO"):
+        archive.read_raft(tmp_path / "raft" / "raft.py", "upload")
