@@ -241,6 +241,28 @@ def _commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
+# What a handout and the autograder are built from: a tree that differs from git's
+# is said so loudly (make handout) or refused (make autograder, grade.gradescope).
+SOURCES = (*COPIED, "raft/raft.py", "raft/log.py", "handout", "grade", "setup.cfg",
+           "pyproject.toml")  # fmt: skip
+
+
+def differs_from_git(paths: tuple[str, ...] = SOURCES) -> list[str]:
+    """The files among paths that differ from git's HEAD (changed, staged, untracked);
+    ["(not a git checkout)"] when git cannot tell."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--", *paths],
+            cwd=REPO, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return ["(not a git checkout)"]
+    if done.returncode != 0:
+        return ["(not a git checkout)"]
+    changed = [line[3:] for line in done.stdout.splitlines() if line.strip()]
+    return [c for c in changed if "__pycache__" not in c and not c.endswith(".pyc")]
+
+
 def _pack(root: Path, files: list[str], dest: Path, prefix: str) -> None:
     """A reproducible tar.gz of files (relative to root) under prefix/."""
     buf = io.BytesIO()
@@ -266,6 +288,16 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 1
     manifest = json.loads((root / MANIFEST).read_text())
+    changed = differs_from_git()
+    if changed:
+        more = f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+        shown = ", ".join(changed[:8]) + more
+        print(
+            f"handout: WARNING: built from files that differ from git's HEAD: {shown}. "
+            "The handout (and grading with it) is not what the repository holds: commit or "
+            "revert them, then build again",
+            file=sys.stderr,
+        )
     print(
         f"handout: {_show(root)}/ ({len(manifest['files'])} files, "
         f"{len(manifest['lab_tests'])} lab tests) and {_show(root.parent / (NAME + '.tar.gz'))}"
