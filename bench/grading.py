@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir,) = out.iterdir()
         with open(run_dir / "grades.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        failed = sorted((run_dir).glob("*/failed/*.txt"))
+        failed = sorted(run_dir.glob("submissions/*/failed/*.txt"))
         lost = sum(float(r["max_score"]) - float(r["score"]) for r in rows)
         print(
             f"grading: {args.copies} copies of the reference, parts {' '.join(args.parts)}, "

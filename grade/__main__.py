@@ -1,13 +1,17 @@
-"""make grade SUBMISSIONS=dir [PARTS=3A] [RUNS=3] [P=2]: grade a folder of submissions.
+"""make grade SUBMISSIONS=dir [PARTS= RUNS= P= ROSTER= BUDGET=]: grade a folder of submissions.
 
     python -m grade SUBMISSIONS [--parts 3A 3B] [--runs 3] [-p 2] [--out grades]
+                    [--roster roster.csv] [--budget MINUTES]
 
-Every .tar.gz, .tgz and .zip in SUBMISSIONS is one submission (project3_NAME.*).
+Every project3_NAME.tar.gz, .tgz and .zip in SUBMISSIONS (as make submit names
+it) is NAME's submission; with a roster (columns archive and student), every
+archive it lists is its student's.  Anything else is ignored, with the reason.
 Its raft/raft.py is graded in fresh copies of the pristine handout that
 `make handout` built (dist/project3/.handout), with the points of
-grade/points.toml.  Results go to grades/<date-time>/: grades.csv, and per
-submission report.txt, the raft.py graded, and failed/ with each failed run's
-output, seed and timeline.
+grade/points.ini, all its runs within the time budget.  Results go to
+grades/<date-time>/: grades.csv, ignored.csv, and per submission, in
+submissions/NAME/, report.txt, the raft.py graded, and failed/ with each failed
+run's output, seed and timeline.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from grade.runner import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 HANDOUT = REPO / "dist" / "project3" / ".handout"
+SHOWN = 20  # ignored files listed on the terminal; ignored.csv has them all
 
 
 def default_parallel() -> int:
@@ -57,38 +62,65 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "grades", help="default: grades/")
     parser.add_argument("--handout", type=Path, default=HANDOUT, help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=float, default=Limits.seconds, help="seconds per run")
+    parser.add_argument(
+        "--roster", type=Path, default=None,
+        help="CSV with the columns archive and student: who each archive is "
+        "(default: NAME of project3_NAME.tar.gz)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--budget", type=float, default=None,
+        help="minutes a submission's runs may take in all (default: from the parts and "
+        "--runs); the runs left then are recorded as not run",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too, as Ctrl-C does
     console = Console(stderr=True)
     if args.runs < 1 or args.parallel < 1:
         console.print("grade: RUNS and P must be at least 1")
         return 2
+    if args.budget is not None and not args.budget > 0:
+        console.print(f"grade: BUDGET={args.budget:g}: give a submission's minutes, e.g. BUDGET=30")
+        return 2
     try:
         pristine = Pristine(args.handout)
         tests = lab_tests(
             pristine.lab_tests, [p.upper() for p in args.parts] if args.parts else None
         )
-        submissions, skipped = grader.find_submissions(args.submissions)
-    except (HandoutError, PointsError, FileNotFoundError) as e:
+        roster = grader.read_roster(args.roster) if args.roster else None
+        found = grader.find_submissions(args.submissions, roster)
+    except (HandoutError, PointsError, grader.RosterError, FileNotFoundError) as e:
         console.print(str(e), markup=False)
         return 2
-    if skipped:
+    submissions = found.submissions
+    if found.ignored:
+        ignored = _count(len(found.ignored), "file")
+        console.print(f"grade: ignored {ignored} (ignored.csv lists them):", markup=False)
+        for entry in found.ignored[:SHOWN]:
+            console.print(f"  {_shown(entry.file)}: {entry.why}", markup=False)
+        if len(found.ignored) > SHOWN:
+            console.print(f"  ... and {len(found.ignored) - SHOWN} more")
+    if found.unsubmitted:
         console.print(
-            f"grade: skipped {len(skipped)} entries that are not .tar.gz, .tgz or .zip files: "
-            + ", ".join(p.name for p in skipped[:10]),
+            f"grade: the roster lists {_count(len(found.unsubmitted), 'archive')} not in "
+            f"{args.submissions}: " + ", ".join(map(_shown, found.unsubmitted[:SHOWN])),
             markup=False,
         )
     if not submissions:
-        console.print(f"grade: no .tar.gz, .tgz or .zip files in {args.submissions}", markup=False)
+        console.print(f"grade: no submissions to grade in {args.submissions}", markup=False)
         return 2
     out = args.out / time.strftime("%Y-%m-%d-%H%M%S")
     parts = " ".join(sorted({t.part for t in tests}))
+    limits = Limits(seconds=args.time_limit)
+    budget = (
+        args.budget * 60 if args.budget is not None
+        else grader.default_budget(tests, args.runs, limits)
+    )  # fmt: skip
     console.print(
         f"grade: {len(submissions)} submissions, parts {parts} ({len(tests)} tests), "
-        f"{args.runs} runs each, {args.parallel} at a time -> {out}",
+        f"{args.runs} runs each, at most {grader.minutes(budget)} a submission, "
+        f"{args.parallel} at a time -> {out}",
         markup=False,
     )
-    limits = Limits(seconds=args.time_limit)
     per_submission = len(tests) * args.runs
     started = time.monotonic()
     with Progress(
@@ -105,29 +137,44 @@ def main(argv: list[str] | None = None) -> int:
             done[0] += 1
             progress.advance(task, per_submission - sum(len(r) for r in result.runs.values()))
             progress.update(task, description=f"grading ({done[0]}/{len(submissions)} submissions)")
-            outcome = "refused" if result.refused else f"{result.score:g}/{result.max_score:g}"
+            outcome = (
+                "grader error" if result.grader_failed
+                else "refused" if result.refused
+                else f"{result.score:g}/{result.max_score:g}"
+            )  # fmt: skip
             flagged = ", flagged for review" if result.flags else ""
             progress.console.print(  # above the bar; the only progress where there is no terminal
-                f"graded {result.submission.name}: {outcome}{flagged} "
+                f"graded {result.submission.folder}: {outcome}{flagged} "
                 f"({done[0]} of {len(submissions)}, {time.monotonic() - started:.0f} s)",
                 markup=False,
             )
 
         try:
             results = grader.grade_all(
-                submissions, pristine, tests, args.runs, args.parallel, limits, on_run, on_done
-            )
+                submissions, pristine, tests, args.runs, args.parallel, limits, on_run, on_done,
+                budget,
+            )  # fmt: skip
         except KeyboardInterrupt:
             console.print("grade: interrupted; every run was stopped and no grades were written")
             return 130
-    csv_path = report.write_all(out, results, tests)
+    csv_path = report.write_all(out, results, tests, found.ignored)
     report.print_summary(results, tests, Console())
     minutes = (time.monotonic() - started) / 60
     print(
         f"grade: {len(results)} submissions in {minutes:.1f} min; wrote {csv_path} "
-        f"and a report per submission in {out}/"
+        f"and a report per submission in {out / report.SUBMISSIONS}/"
     )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _shown(file_name: str, limit: int = 80) -> str:
+    """A file name as one printable line: a name is its submitter's to choose."""
+    text = file_name if file_name.isprintable() else repr(file_name)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _interrupt(signum: int, frame: object) -> None:

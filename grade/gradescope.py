@@ -143,7 +143,9 @@ def _results(result: grader.Result, visibility: str) -> dict[str, Any]:
         else:
             output = f"{k} of {runs} runs passed; the points count only if every run passed.\n"
             for r in result.runs.get(t.node_id, []):
-                if not r.passed:
+                if not r.ran:
+                    output += f"\nrun {r.number}: {r.reason}\n"
+                elif not r.passed:
                     output += (
                         f"\nrun {r.number}: {r.reason}\n  repeat it in your handout: "
                         f"{command_to_repeat(r.test, r.seed)}\n"
@@ -169,7 +171,9 @@ def _results(result: grader.Result, visibility: str) -> dict[str, Any]:
         })  # fmt: skip
     times = "once" if runs == 1 else f"{runs} times"
     summary = (
-        f"Refused: {result.refused}" if result.refused
+        f"Not graded, through a fault of the grader's, not your code: {result.refused}"
+        if result.grader_failed
+        else f"Refused: {result.refused}" if result.refused
         else f"Score {result.score:g} of {result.max_score:g}: each test ran {times}."
     )  # fmt: skip
     return {

@@ -61,6 +61,41 @@ def Make(*args, **kwargs):  # type: ignore[no-redef]
     return _make(*args, **kwargs)
 """
 
+_REPLACES_REPORT = """
+
+import atexit as _atexit
+import os as _os
+import sys as _sys
+
+
+def _replace_report() -> None:  # planted: once pytest has written its report
+    for arg in _sys.argv:
+        if arg.startswith("--grade-report="):
+            path = arg.split("=", 1)[1]
+            _os.remove(path)
+            {replace}
+
+
+_atexit.register(_replace_report)
+"""
+REPORT_FIFO = _REPLACES_REPORT.format(replace="_os.mkfifo(path)")
+REPORT_DEV_ZERO = _REPLACES_REPORT.format(replace='_os.symlink("/dev/zero", path)')
+
+LITTERS = """
+
+import os as _os
+
+_path = "litter"
+_os.mkdir(_path)
+for _ in range(1200):  # planted: past rmtree's recursion, the deepest folder locked
+    _path += "/a"
+    _os.mkdir(_path)
+_os.chmod(_path, 0)
+"""
+
+HANGS = b"import time\n\ntime.sleep(1000)  # planted: every test hangs as it loads\n"
+FAILS_AT_ONCE = b'raise ImportError("planted: nothing to grade")\n'
+
 BROKEN_NETWORK = b'raise ImportError("planted: this labrpc/network.py must never be used")\n'
 
 

@@ -90,22 +90,22 @@ def test_a_broken_raft_gets_zero(graded: dict[str, object], name: str) -> None:
 
 
 def test_each_failed_run_says_why(graded: dict[str, object]) -> None:
-    run_dir = Path(str(graded["dir"]))
-    holds_mu = (run_dir / "HoldsMu" / "report.txt").read_text()
+    reports = Path(str(graded["dir"])) / "submissions"
+    holds_mu = (reports / "HoldsMu" / "report.txt").read_text()
     assert "HangError: GetState() on server" in holds_mu
-    exits = (run_dir / "Exits" / "report.txt").read_text()
+    exits = (reports / "Exits" / "report.txt").read_text()
     assert "exited (0) without a report" in exits
-    never = (run_dir / "NeverElects" / "failed" / "InitialElection3A-run1.txt").read_text()
+    never = (reports / "NeverElects" / "failed" / "InitialElection3A-run1.txt").read_text()
     assert "why: failed: AssertionError: expected one leader, got none" in never
     assert "RAFTLAB_SEED=" in never and "python -m pytest 'tests/lab/test_raft_3a.py::" in never
-    kept = list((run_dir / "NeverElects" / "failed").glob("InitialElection3A-run1-*.html"))
+    kept = list((reports / "NeverElects" / "failed").glob("InitialElection3A-run1-*.html"))
     assert len(kept) == 1  # the run's timeline
 
 
 def test_the_tester_patcher_is_flagged_everywhere(graded: dict[str, object]) -> None:
     row = rows(graded)["Patcher"]
     assert "uses sys.modules" in row["flags"]
-    report = (Path(str(graded["dir"])) / "Patcher" / "report.txt").read_text()
+    report = (Path(str(graded["dir"])) / "submissions" / "Patcher" / "report.txt").read_text()
     assert report.startswith(
         "raftlab grade: Patcher (project3_Patcher.tar.gz)\n\nFLAGGED FOR REVIEW"
     )
@@ -123,9 +123,8 @@ def test_unsafe_archives_are_refused_and_nothing_escapes(graded: dict[str, objec
         and not (folder.parent.parent / "escape.txt").exists()
     )
     assert list(Path(str(graded["tmp"])).iterdir()) == []  # every private folder was removed
-    assert "skipped 1 entries that are not .tar.gz, .tgz or .zip files: notes.txt" in str(
-        graded["stderr"]
-    )
+    assert "ignored 1 file (ignored.csv lists them)" in str(graded["stderr"])
+    assert "notes.txt: not a .tar.gz, .tgz or .zip file" in str(graded["stderr"])
 
 
 def test_the_summary_table_lists_every_submission(graded: dict[str, object]) -> None:
