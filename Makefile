@@ -100,7 +100,7 @@ handout: $(STAMP)
 	$(PY) -m handout
 
 # Course staff: grade a folder of submissions with the pristine handout (grade/).
-# make grade SUBMISSIONS=dir [PARTS="3A 3B"] [RUNS=3] [P=2] [ROSTER=roster.csv] [BUDGET=minutes];
+# make grade SUBMISSIONS=dir [PARTS="3A 3B"] [RUNS=3] [P=2] [UNSANDBOXED=1] [ROSTER=roster.csv] [BUDGET=minutes];
 # results in grades/<date-time>/.  BUDGET: a submission's runs in all (default: from PARTS and RUNS).
 SUBMISSIONS ?=
 PARTS ?=
@@ -110,7 +110,8 @@ BUDGET ?=
 grade: handout
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: give the folder of submissions, e.g. make grade SUBMISSIONS=~/project3-submissions"; exit 2; }
 	$(PY) -m grade '$(SUBMISSIONS)' --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) $(if $(P),-p $(P)) \
-		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(BUDGET),--budget $(BUDGET))
+		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(BUDGET),--budget $(BUDGET)) \
+		$(if $(filter 1,$(UNSANDBOXED)),--unsandboxed)
 
 # The grader's figures: COPIES copies of the reference graded at the default P.
 COPIES ?= 20

@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grade import grader, report
+from grade import grader, report, sandbox
 from grade.points import PointsError, lab_tests
 from grade.pristine import HandoutError, Pristine
 from grade.runner import Limits
@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         help="minutes a submission's runs may take in all (default: from the parts and "
         "--runs); the runs left then are recorded as not run",
     )  # fmt: skip
+    parser.add_argument(
+        "--unsandboxed", action="store_true",
+        help="grade even where no sandbox can be had (UNSANDBOXED=1 does the same); "
+        "every report says so",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too, as Ctrl-C does
     console = Console(stderr=True)
@@ -108,9 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     if not submissions:
         console.print(f"grade: no submissions to grade in {args.submissions}", markup=False)
         return 2
+    isolation = sandbox.detect()
+    if not isolation.sandboxed and not (args.unsandboxed or os.environ.get("UNSANDBOXED") == "1"):
+        console.print(
+            f"grade: refusing to grade: {isolation.describe()}. A run executes a student's "
+            "code: without a sandbox it can read the repository and other submissions, "
+            "and change grades. Install bubblewrap (apt-get install bubblewrap), or grade "
+            "anyway with UNSANDBOXED=1 (every report then says so)",
+            markup=False,
+        )
+        return 2
+    console.print(f"grade: {isolation.describe()}", markup=False)
     out = args.out / time.strftime("%Y-%m-%d-%H%M%S")
     parts = " ".join(sorted({t.part for t in tests}))
-    limits = Limits(seconds=args.time_limit)
+    limits = Limits(seconds=args.time_limit, isolation=isolation)
     budget = (
         args.budget * 60 if args.budget is not None
         else grader.default_budget(tests, args.runs, limits)

@@ -91,6 +91,7 @@ class Result:
     flags: list[str] = field(default_factory=list)  # findings for review
     runs: dict[str, list[Run]] = field(default_factory=dict)  # node id -> its runs
     raft_source: bytes = b""
+    isolation: str = ""  # the sandbox its runs were in (sandbox.Isolation.describe())
 
     @property
     def grader_failed(self) -> bool:
@@ -259,7 +260,10 @@ def grade_one(
     """Grade one submission in budget seconds at most; on_run is called after each
     run (for progress).  Only an interrupt (runner.Stopped) escapes: any other
     failure is the result's refusal."""
-    result = Result(submission, tests, runs, flags=list(submission.flags))
+    result = Result(submission, tests, runs, flags=list(submission.flags),
+                    isolation=limits.isolation.describe())  # fmt: skip
+    if not limits.isolation.sandboxed:
+        result.flags.append(f"graded UNSANDBOXED ({result.isolation})")
     private: Path | None = None
     try:
         private = Path(tempfile.mkdtemp(prefix=f"raftlab-grade-{submission.folder[:40]}-"))
@@ -270,7 +274,7 @@ def grade_one(
             unpacked.mkdir()
             raft_py = archive.unpack(submission.path, unpacked)
         result.raft_source = archive.read_raft(raft_py, submission.path.name)
-        result.flags += scan.scan(result.raft_source.decode(errors="replace"))
+        result.flags += scan.scan(result.raft_source)
         _run_all(result, pristine, private, limits, on_run, budget)
     except runner.Stopped:
         raise

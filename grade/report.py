@@ -79,7 +79,8 @@ def write_submission(folder: Path, result: Result) -> None:
 
 def text_report(result: Result) -> str:
     sub = result.submission
-    lines = [f"raftlab grade: {sub.name} ({sub.path.name})", ""]
+    lines = [f"raftlab grade: {sub.name} ({sub.path.name})"]
+    lines += [f"the runs' {result.isolation}" if result.isolation else "", ""]
     if result.flags:
         lines += ["FLAGGED FOR REVIEW: the score below is as graded; a person should read these:"]
         lines += [f"  {flag}" for flag in result.flags] + [""]

@@ -59,7 +59,8 @@ class Isolation:
     def describe(self) -> str:
         """One line for the start of a grading and for every report."""
         if not self.sandboxed:
-            return f"isolation: NONE ({self.why_not})"
+            uid = f"; runs as uid {self.uid}" if self.uid is not None else ""
+            return f"isolation: NONE ({self.why_not}{uid})"
         parts = ["bubblewrap (own filesystem view, PID and network namespaces)"]
         parts.append(
             f"cgroup {self.cgroup} (memory, processes, CPU time)"
@@ -71,27 +72,55 @@ class Isolation:
         return "isolation: " + ", ".join(parts)
 
 
+def unsandboxed(why: str = "no sandbox was asked for") -> Isolation:
+    """No sandbox; as root, runs still drop to NOBODY where NOBODY can reach the
+    interpreter and the test packages (a Python under /root cannot be)."""
+    uid = NOBODY if os.geteuid() == 0 and _others_reach(python(), site_packages()) else None
+    return Isolation("", "", uid, why)
+
+
+def _others_reach(*paths: str | Path) -> bool:
+    """True if every folder on the way to each path lets others through."""
+    for path in paths:
+        for folder in Path(path).resolve().parents:
+            try:
+                if not os.stat(folder).st_mode & 0o001:
+                    return False
+            except OSError:
+                return False
+    return True
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of uid, from a child that becomes uid: kill(-1) then
+    reaches exactly the processes uid may signal, its own."""
+    code = (
+        f"import os, signal\nos.setgroups([]); os.setgid({uid}); os.setuid({uid})\n"
+        "for _ in range(20):\n"
+        "    try:\n        os.kill(-1, signal.SIGKILL)\n    except ProcessLookupError:\n"
+        "        break\n"
+    )
+    subprocess.run([sys.executable, "-S", "-c", code], timeout=30, check=False)
+
+
 def detect() -> Isolation:
     """What isolation this machine gives: bwrap tried once on a trivial command."""
     uid = NOBODY if os.geteuid() == 0 else None
     cgroup = _cgroup_version()
     path = shutil.which("bwrap") or ""
     if not path:
-        return Isolation(
-            "", cgroup, uid, "bubblewrap is not installed: apt-get install bubblewrap"
-        )
+        return unsandboxed("bubblewrap is not installed: apt-get install bubblewrap")
     probe = [path, *_mounts([], readable()), "--", python(), "-S", "-c", ""]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return Isolation("", cgroup, uid, f"bwrap does not run here: {e}")
+        return unsandboxed(f"bwrap does not run here: {e}")
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip().splitlines()
-        return Isolation(
-            "", cgroup, uid,
+        return unsandboxed(
             f"bwrap is refused here ({message[-1] if message else done.returncode}); "
-            "a container may need --privileged or a seccomp profile allowing namespaces",
-        )  # fmt: skip
+            "a container may need --privileged or a seccomp profile allowing namespaces"
+        )
     return Isolation(path, cgroup, uid)
 
 

@@ -106,9 +106,10 @@ def test_the_tester_patcher_is_flagged_everywhere(graded: dict[str, object]) -> 
     row = rows(graded)["Patcher"]
     assert "uses sys.modules" in row["flags"]
     report = (Path(str(graded["dir"])) / "submissions" / "Patcher" / "report.txt").read_text()
-    assert report.startswith(
-        "raftlab grade: Patcher (project3_Patcher.tar.gz)\n\nFLAGGED FOR REVIEW"
-    )
+    first, isolation, blank, flagged = report.splitlines()[:4]
+    assert first == "raftlab grade: Patcher (project3_Patcher.tar.gz)"
+    assert isolation.startswith("the runs' isolation: ") and blank == ""
+    assert flagged.startswith("FLAGGED FOR REVIEW")
     assert "Patcher: flagged for review" in str(graded["stdout"])
     assert rows(graded)["Exits"]["flags"]  # os._exit
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def say(*words):
         f.write(" ".join(map(str, words)) + "\\n")
 """
 
-pytestmark = pytest.mark.skipif(
+needs_sandbox = pytest.mark.skipif(
     not ISOLATION.sandboxed or os.geteuid() != 0,
     reason=f"needs root and bubblewrap: {ISOLATION.describe()} (CI installs bubblewrap)",
 )
@@ -57,8 +58,8 @@ def attack(
 ) -> Run:
     code = SAY + "\n\ndef _attack():\n" + payload + "\n\n_attack()\n"
     source = planted.reference() + code.encode()
-    limits_ = Limits(**limits)  # type: ignore[arg-type]
-    return run_test(pristine, source, test, 1, 7, tmp / "run", limits_, ISOLATION)
+    limits_ = Limits(**limits, isolation=ISOLATION)  # type: ignore[arg-type]
+    return run_test(pristine, source, test, 1, 7, tmp / "run", limits_)
 
 
 def said(run: Run) -> str:
@@ -66,15 +67,17 @@ def said(run: Run) -> str:
     return run.files.get("attack.txt", b"").decode()
 
 
+@needs_sandbox
 def test_the_reference_passes_in_the_sandbox(
     pristine: Pristine, first_test: LabTest, tmp_path: Path
 ) -> None:
     run = run_test(pristine, planted.reference(), first_test, 1, 7, tmp_path / "run",
-                   Limits(), ISOLATION)  # fmt: skip
+                   Limits(isolation=ISOLATION))  # fmt: skip
     assert run.passed, run.output
     assert list(tmp_path.iterdir()) == []
 
 
+@needs_sandbox
 def test_a_run_sees_only_its_own_folder(
     pristine: Pristine, first_test: LabTest, tmp_path: Path, handout_root: Path
 ) -> None:
@@ -116,6 +119,7 @@ def test_a_run_sees_only_its_own_folder(
     assert not outside.exists() and not (REPO / "grade" / "x.py").exists()
 
 
+@needs_sandbox
 def test_a_run_has_no_network(pristine: Pristine, first_test: LabTest, tmp_path: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -138,6 +142,7 @@ def test_a_run_has_no_network(pristine: Pristine, first_test: LabTest, tmp_path:
     assert "ATTACK no connection" in said(run), said(run) + run.output
 
 
+@needs_sandbox
 def test_a_double_fork_with_setsid_dies_with_the_run(
     pristine: Pristine, first_test: LabTest, tmp_path: Path
 ) -> None:
@@ -168,6 +173,7 @@ def test_a_double_fork_with_setsid_dies_with_the_run(
                 if line.startswith("nobody")]  # fmt: skip
 
 
+@needs_sandbox
 def test_memory_through_forks_is_capped_for_the_whole_run(
     pristine: Pristine, first_test: LabTest, tmp_path: Path
 ) -> None:
@@ -195,6 +201,7 @@ def test_memory_through_forks_is_capped_for_the_whole_run(
     assert not kept or int(kept[0].split(":")[-1]) <= 2, said(run) + run.output
 
 
+@needs_sandbox
 def test_processes_are_capped_for_the_whole_run(
     pristine: Pristine, first_test: LabTest, tmp_path: Path
 ) -> None:
@@ -217,6 +224,7 @@ def test_processes_are_capped_for_the_whole_run(
     assert started and int(started[0].split()[-1]) < 64, said(run) + run.output
 
 
+@needs_sandbox
 def test_cpu_time_is_capped_for_the_whole_run(
     pristine: Pristine, first_test: LabTest, tmp_path: Path
 ) -> None:
@@ -234,3 +242,159 @@ def test_cpu_time_is_capped_for_the_whole_run(
     run = attack(pristine, first_test, payload, tmp_path, cpu_seconds=2)
     assert run.reason.startswith("killed: used over 2 s of CPU time"), run.reason
     assert time.monotonic() - start < 20
+
+
+# -- a whole grading: attackers beside a correct Raft -------------------------------
+
+HOSTILE = {
+    # Each is the skeleton (which scores 0) plus what it tries at import.
+    "Thief": """
+    import sys, types
+    log = sys.modules["raft.log"] = types.ModuleType("raft.log")  # the reference imports it
+    with open({repo} + "/raft/log.py") as f:
+        exec(compile(f.read(), "log.py", "exec"), log.__dict__)
+    exec_reference({repo} + "/raft/raft.py")  # the reference's Raft: 100, if it could read it
+""",
+    "Classmate": """
+    import tarfile
+    folder = {submissions}
+    with tarfile.open(folder + "/project3_Reference.tar.gz") as tar:
+        text = tar.extractfile("raft/raft.py").read().decode()
+    exec_text(text)
+""",
+    "Vandal": """
+    for path in ({repo} + "/grade/childside/raftlab_grade_report.py",
+                 {handout} + "/manifest.json", {submissions} + "/project3_Reference.tar.gz",
+                 {grades} + "/grades.csv", "/tmp/../" + {repo} + "/README.md"):
+        try:
+            with open(path, "a") as f:
+                f.write("0wned")
+        except OSError:
+            pass
+""",
+    "Daemon": """
+    import os, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            for _ in range(3600):  # once the grader is done, rewrite the grades
+                time.sleep(0.05)
+                for run in os.listdir({grades}) if os.path.isdir({grades}) else []:
+                    try:
+                        open(os.path.join({grades}, run, "grades.csv"), "w").write("0wned")
+                    except OSError:
+                        pass
+            os._exit(0)
+        os._exit(0)
+""",
+    "Killer": """
+    import os, signal
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) not in (os.getpid(), 1):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+""",
+    "Hog": """
+    import os
+    for _ in range(6):
+        if os.fork() == 0:
+            block = bytearray(900 * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            with open("/tmp/fill", "ab") as f:  # disk outside its folder: a tmpfs here
+                f.write(bytes(200 * 1024 * 1024))
+            os._exit(0)
+""",
+}
+
+HELPERS = '''
+
+def exec_text(text):  # the stolen Raft defined as this module's own
+    exec(compile(text, __file__, "exec"), globals())
+
+
+def exec_reference(path):
+    with open(path) as f:
+        return exec_text(f.read())
+'''
+
+
+def _tree_hashes(*folders: Path) -> dict[str, str]:
+    import hashlib
+
+    found = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and ".git" not in path.parts:
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@needs_sandbox
+def test_attackers_graded_beside_a_correct_raft(handout_root: Path, tmp_path: Path) -> None:
+    from test_hostile import grade
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    grades = tmp_path / "grades"
+    names = {
+        "repo": repr(str(REPO)), "submissions": repr(str(folder)),
+        "handout": repr(str(handout_root / ".handout")), "grades": repr(str(grades)),
+    }  # fmt: skip
+    planted.tar_gz(folder / "project3_Reference.tar.gz", {"raft/raft.py": planted.reference()})
+    skeleton = planted.skeleton(handout_root)
+    for name, payload in HOSTILE.items():
+        code = HELPERS + "\n\ndef _attack():\n    try:\n" + textwrap.indent(
+            textwrap.dedent(payload).format(**names), "        "
+        ) + "\n    except Exception:\n        pass\n\n\n_attack()\n"  # fmt: skip
+        source = skeleton + code.encode()
+        planted.tar_gz(folder / f"project3_{name}.tar.gz", {"raft/raft.py": source})
+    watched = (REPO / "grade", REPO / "raft", REPO / "tests", handout_root / ".handout", folder)
+    before = _tree_hashes(*watched) | {"README": _tree_hashes(REPO)[str(REPO / "README.md")]}
+    graded = grade(handout_root, folder, grades)
+    assert "grade: isolation: bubblewrap" in graded["output"], graded["output"]
+    rows = {row["name"]: row for row in graded["rows"]}
+    assert rows["Reference"]["score"] == "100", graded["output"]
+    for name in HOSTILE:
+        assert rows[name]["score"] == "0", (name, rows[name])
+    csv_before = (graded["dir"] / "grades.csv").read_bytes()
+    report = graded["dir"] / "submissions" / "Reference" / "report.txt"
+    report_before = report.read_bytes()
+    time.sleep(3)  # the Daemon's time, had it survived
+    assert (graded["dir"] / "grades.csv").read_bytes() == csv_before
+    assert report.read_bytes() == report_before
+    after = _tree_hashes(*watched) | {"README": _tree_hashes(REPO)[str(REPO / "README.md")]}
+    assert after == before
+    assert not [line for line in os.popen("ps -eo user,args").read().splitlines()
+                if line.startswith("nobody")]  # fmt: skip
+
+
+def test_without_a_sandbox_grading_is_refused_unless_asked(
+    handout_root: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    planted.tar_gz(folder / "project3_Reference.tar.gz", {"raft/raft.py": planted.reference()})
+    command = [
+        sys.executable, "-m", "grade", str(folder), "--parts", "3A", "--runs", "1",
+        "--out", str(tmp_path / "grades"), "--handout", str(handout_root / ".handout"),
+    ]  # fmt: skip
+    no_bwrap = {**os.environ, "PATH": "/nonexistent"}
+    refused = subprocess.run(command, cwd=REPO, env=no_bwrap, capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert refused.returncode == 2
+    assert "grade: refusing to grade: isolation: NONE (bubblewrap is not installed" in (
+        " ".join(refused.stderr.split())
+    ), refused.stderr
+    assert not (tmp_path / "grades").exists()
+    graded = subprocess.run(command, cwd=REPO, env={**no_bwrap, "UNSANDBOXED": "1"},
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    (run_dir,) = (tmp_path / "grades").iterdir()
+    assert "graded UNSANDBOXED (isolation: NONE" in (run_dir / "grades.csv").read_text()
+    report = (run_dir / "submissions" / "Reference" / "report.txt").read_text()
+    assert "the runs' isolation: NONE (bubblewrap is not installed" in report
