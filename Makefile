@@ -120,7 +120,8 @@ bench-grade: handout
 
 # dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS and RUNS as for grade.
 autograder: handout
-	$(PY) -m grade.gradescope build --runs $(RUNS) $(if $(PARTS),--parts $(PARTS))
+	$(PY) -m grade.gradescope build --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) \
+		$(if $(filter 1,$(CHANGED)),--allow-changed)
 
 clean:
 	rm -rf $(VENV) *.egg-info dist

@@ -211,10 +211,26 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--parts", nargs="*", default=None)
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--visibility", default="visible", choices=VISIBILITY)
+    b.add_argument(
+        "--allow-changed", action="store_true",
+        help="build even from files that differ from git's HEAD (make autograder CHANGED=1)",
+    )  # fmt: skip
     r = commands.add_parser("run", help="grade ROOT/submission (Gradescope's run_autograder)")
     r.add_argument("--root", type=Path, default=Path(os.environ.get(ROOT_ENV, "/autograder")))
     args = parser.parse_args(argv)
     if args.command == "build":
+        from handout.build import differs_from_git  # the repository's; the zip has no handout/
+
+        changed = differs_from_git()
+        if changed and not args.allow_changed:
+            print(
+                "autograder: refusing to build: these files differ from git's HEAD, and the "
+                f"zip would grade every student with them: {', '.join(changed[:8])}"
+                f"{' ...' if len(changed) > 8 else ''}. Commit or revert them (or build "
+                "anyway with make autograder CHANGED=1)",
+                file=sys.stderr,
+            )
+            return 2
         try:
             parts = [p.upper() for p in args.parts] if args.parts else None
             path = build(args.out, args.handout, parts, args.runs, args.visibility)

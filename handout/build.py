@@ -247,13 +247,13 @@ SOURCES = (*COPIED, "raft/raft.py", "raft/log.py", "handout", "grade", "setup.cf
            "pyproject.toml")  # fmt: skip
 
 
-def differs_from_git(paths: tuple[str, ...] = SOURCES) -> list[str]:
+def differs_from_git(paths: tuple[str, ...] = SOURCES, repo: Path = REPO) -> list[str]:
     """The files among paths that differ from git's HEAD (changed, staged, untracked);
     ["(not a git checkout)"] when git cannot tell."""
     try:
         done = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=all", "--", *paths],
-            cwd=REPO, capture_output=True, text=True, timeout=30,
+            cwd=repo, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return ["(not a git checkout)"]

@@ -367,3 +367,24 @@ def test_submit_outside_a_handout_says_so(student: Path) -> None:
     done = submit(student, "Ada_Lovelace")
     assert done.returncode == 2
     assert ".handout/manifest.json is missing" in done.stderr
+
+
+def test_what_differs_from_git_is_named(tmp_path: Path) -> None:
+    """make handout warns, and make autograder refuses, on these (handout.build.SOURCES)."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "grade").mkdir()
+    (tmp_path / "grade" / "runner.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    assert build.differs_from_git(("grade",), tmp_path) == []
+    (tmp_path / "grade" / "runner.py").write_text("x = 2\n")
+    (tmp_path / "grade" / "new.py").write_text("")
+    (tmp_path / "notes.txt").write_text("changed, but not a source")
+    changed = sorted(build.differs_from_git(("grade",), tmp_path))
+    assert changed == ["grade/new.py", "grade/runner.py"]
+    assert build.differs_from_git(("grade",), tmp_path / "nowhere") == ["(not a git checkout)"]
