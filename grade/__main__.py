@@ -17,6 +17,7 @@ run's output, seed and timeline.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import sys
@@ -26,12 +27,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grade import grader, report, sandbox
+from grade import grader, report, runner, sandbox
 from grade.points import PointsError, lab_tests
 from grade.pristine import HandoutError, Pristine
 from grade.runner import Limits
 
 REPO = Path(__file__).resolve().parents[1]
+GRADE = REPO / "grade"
 HANDOUT = REPO / "dist" / "project3" / ".handout"
 SHOWN = 20  # ignored files listed on the terminal; ignored.csv has them all
 
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     console.print(f"grade: {isolation.describe()}", markup=False)
+    trusted = _hashes(args.handout)  # what grading trusts, as it is now, kept in memory
     out = args.out / time.strftime("%Y-%m-%d-%H%M%S")
     parts = " ".join(sorted({t.part for t in tests}))
     limits = Limits(seconds=args.time_limit, isolation=isolation)
@@ -158,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                 else "refused" if result.refused
                 else f"{result.score:g}/{result.max_score:g}"
             )  # fmt: skip
+            now = _hashes(args.handout)
+            changed = [name for name, sha in now.items() if trusted.get(name) != sha]
+            if changed or len(now) != len(trusted):
+                raise Tampered(changed or ["(a file was removed)"])
             flagged = ", flagged for review" if result.flags else ""
             progress.console.print(  # above the bar; the only progress where there is no terminal
                 f"graded {result.submission.folder}: {outcome}{flagged} "
@@ -173,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             console.print("grade: interrupted; every run was stopped and no grades were written")
             return 130
+        except Tampered as e:
+            runner.stop_all()
+            console.print(
+                f"grade: STOPPED: {', '.join(e.files[:5])} changed while grading; no grades "
+                "were written. Nothing a run can write should reach them: check the sandbox "
+                "line above, rebuild with make handout, and grade again",
+                markup=False,
+            )
+            return 3
     csv_path = report.write_all(out, results, tests, found.ignored)
     report.print_summary(results, tests, Console())
     minutes = (time.monotonic() - started) / 60
@@ -181,6 +197,27 @@ def main(argv: list[str] | None = None) -> int:
         f"and a report per submission in {out / report.SUBMISSIONS}/"
     )
     return 0
+
+
+class Tampered(Exception):
+    """A file grading trusts changed while grading."""
+
+    def __init__(self, files: list[str]) -> None:
+        super().__init__(", ".join(files))
+        self.files = files
+
+
+def _hashes(handout: Path) -> dict[str, str]:
+    """SHA-256 of the grader's own code and of the pristine handout's files."""
+    paths = [p for p in sorted(GRADE.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    paths += [handout / "manifest.json", handout / "pristine.tar.gz"]
+    found = {}
+    for path in paths:
+        try:
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            found[str(path)] = "unreadable"
+    return found
 
 
 def _count(n: int, noun: str) -> str:

@@ -398,3 +398,37 @@ def test_without_a_sandbox_grading_is_refused_unless_asked(
     assert "graded UNSANDBOXED (isolation: NONE" in (run_dir / "grades.csv").read_text()
     report = (run_dir / "submissions" / "Reference" / "report.txt").read_text()
     assert "the runs' isolation: NONE (bubblewrap is not installed" in report
+
+
+def test_grading_stops_when_what_it_trusts_changes(handout_root: Path, tmp_path: Path) -> None:
+    """Unsandboxed (so that the attack can reach it), a run rewrites the pristine
+    handout's manifest: grading stops with that line, and writes no grades."""
+    import shutil
+    import subprocess
+
+    handout = tmp_path / "handout"
+    shutil.copytree(handout_root / ".handout", handout)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    payload = f"""
+    with open({str(handout / "manifest.json")!r}, "a") as f:
+        f.write(" ")
+"""
+    code = "\n\ndef _attack():\n    try:\n" + textwrap.indent(
+        textwrap.dedent(payload), "        "
+    ) + "\n    except Exception:\n        pass\n\n\n_attack()\n"  # fmt: skip
+    source = planted.reference() + code.encode()
+    planted.tar_gz(folder / "project3_Rehasher.tar.gz", {"raft/raft.py": source})
+    done = subprocess.run(
+        [sys.executable, "-m", "grade", str(folder), "--parts", "3A", "--runs", "1",
+         "--out", str(tmp_path / "grades"), "--handout", str(handout), "--unsandboxed"],
+        cwd=REPO, env={**os.environ, "PATH": "/nonexistent", "COLUMNS": "500"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if "runs as uid" in done.stderr:
+        pytest.skip("runs drop to an unprivileged uid here, which cannot reach the handout")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "grade: STOPPED: " in done.stderr and "manifest.json changed while grading" in (
+        " ".join(done.stderr.split())
+    ), done.stderr
+    assert not (tmp_path / "grades").exists() or not list((tmp_path / "grades").rglob("grades.csv"))
