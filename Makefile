@@ -113,10 +113,12 @@ grade: handout
 		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(BUDGET),--budget $(BUDGET)) \
 		$(if $(filter 1,$(UNSANDBOXED)),--unsandboxed)
 
-# The grader's figures: COPIES copies of the reference graded at the default P.
+# The grader's figures: COPIES copies of the reference graded at the default P; COMPARE=K
+# grades them K times sandboxed and K times not, by turns, and prints the ratio.
 COPIES ?= 20
 bench-grade: handout
-	$(PY) -m bench.grading --copies $(COPIES) --runs $(RUNS) --parts $(or $(PARTS),3A) $(if $(P),-p $(P))
+	$(PY) -m bench.grading --copies $(COPIES) --runs $(RUNS) --parts $(or $(PARTS),3A) $(if $(P),-p $(P)) \
+		$(if $(COMPARE),--compare $(COMPARE))
 
 # dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS and RUNS as for grade.
 autograder: handout

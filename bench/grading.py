@@ -1,13 +1,16 @@
 """The grader's figures: grade N copies of the reference as course staff would.
 
-    python -m bench.grading [--copies 20] [--parts 3A] [--runs 3] [-p P]
-    (make bench-grade COPIES=20 PARTS=3A RUNS=3)
+    python -m bench.grading [--copies 20] [--parts 3A] [--runs 3] [-p P] [--compare K]
+    (make bench-grade COPIES=20 PARTS=3A RUNS=3 COMPARE=2)
 
 Each copy is the one-file reference (handout/reference.py) packed as
 project3_RefNN.tar.gz; `python -m grade` grades the folder at the default P
 (or -p).  It prints the wall time, submissions per hour, and the points lost:
 a correct Raft must lose none however loaded the machine is.  Not pinned to one
 CPU, unlike python -m bench: the default P follows the CPUs this process may use.
+--compare K grades the folder 2K times, in the sandbox and without it by turns
+(`--unsandboxed`, with bwrap off PATH), and prints each one's median and their
+ratio: what the sandbox costs, measured side by side on the same machine.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", nargs="*", default=["3A"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-p", "--parallel", type=int, default=default_parallel())
+    parser.add_argument("--compare", type=int, default=0, metavar="K")
     args = parser.parse_args(argv)
     source = single_file().encode()
     with tempfile.TemporaryDirectory(prefix="raftlab-bench-grading-") as tmp:
@@ -46,34 +52,63 @@ def main(argv: list[str] | None = None) -> int:
                 info = tarfile.TarInfo("raft/raft.py")
                 info.size = len(source)
                 tar.addfile(info, io.BytesIO(source))
-        out = Path(tmp) / "grades"
-        command = [
-            sys.executable, "-m", "grade", str(folder), "--runs", str(args.runs),
-            "-p", str(args.parallel), "--out", str(out), "--handout", str(HANDOUT),
-            "--parts", *args.parts,
-        ]  # fmt: skip
-        start = time.monotonic()
-        done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-        seconds = time.monotonic() - start
-        if done.returncode != 0:
-            print(done.stdout)
-            return done.returncode
-        (run_dir,) = out.iterdir()
-        with open(run_dir / "grades.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        failed = sorted(run_dir.glob("submissions/*/failed/*.txt"))
-        lost = sum(float(r["max_score"]) - float(r["score"]) for r in rows)
-        print(
-            f"grading: {args.copies} copies of the reference, parts {' '.join(args.parts)}, "
-            f"RUNS={args.runs}, P={args.parallel}: {seconds:.0f} s wall, "
-            f"{seconds / args.copies:.1f} s a submission, "
-            f"{3600 * args.copies / seconds:.0f} submissions/hour"
-        )
-        print(f"grading: lost points {lost:g} of {sum(float(r['max_score']) for r in rows):g}; "
-              f"failed runs {len(failed)}")  # fmt: skip
-        for path in failed:
-            print(f"  {path.parent.parent.name}: {path.read_text().splitlines()[1]}")
-    return 0 if lost == 0 else 1
+        kinds = ["sandboxed", "unsandboxed"] * args.compare if args.compare else ["as is"]
+        times: dict[str, list[float]] = {}
+        total_lost = 0.0
+        for number, kind in enumerate(kinds):
+            out = Path(tmp) / f"grades-{number}"
+            seconds, lost = _grade(args, folder, out, kind)
+            if seconds < 0:
+                return 2
+            times.setdefault(kind, []).append(seconds)
+            total_lost += lost
+        if args.compare:
+            with_, without = (statistics.median(times[k]) for k in ("sandboxed", "unsandboxed"))
+            print(
+                f"grading: the sandbox's cost: median {with_:.0f} s sandboxed "
+                f"({', '.join(f'{t:.0f}' for t in times['sandboxed'])}), {without:.0f} s "
+                f"without ({', '.join(f'{t:.0f}' for t in times['unsandboxed'])}): "
+                f"ratio {with_ / without:.2f}"
+            )
+    return 0 if total_lost == 0 else 1
+
+
+def _grade(args: argparse.Namespace, folder: Path, out: Path, kind: str) -> tuple[float, float]:
+    """Grade folder once: (wall seconds, points lost), or (-1, 0) if grading failed."""
+    command = [
+        sys.executable, "-m", "grade", str(folder), "--runs", str(args.runs),
+        "-p", str(args.parallel), "--out", str(out), "--handout", str(HANDOUT),
+        "--parts", *args.parts,
+    ]  # fmt: skip
+    env = dict(os.environ)
+    if kind == "unsandboxed":
+        command.append("--unsandboxed")
+        env["PATH"] = os.pathsep.join(
+            d for d in env.get("PATH", "").split(os.pathsep)
+            if not os.path.exists(os.path.join(d, "bwrap"))
+        )  # fmt: skip
+    start = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
+    seconds = time.monotonic() - start
+    if done.returncode != 0:
+        print(done.stdout)
+        return -1, 0.0
+    (run_dir,) = out.iterdir()
+    with open(run_dir / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    failed = sorted(run_dir.glob("submissions/*/failed/*.txt"))
+    lost = sum(float(r["max_score"]) - float(r["score"]) for r in rows)
+    print(
+        f"grading ({kind}): {args.copies} copies of the reference, parts "
+        f"{' '.join(args.parts)}, RUNS={args.runs}, P={args.parallel}: {seconds:.0f} s wall, "
+        f"{seconds / args.copies:.1f} s a submission, "
+        f"{3600 * args.copies / seconds:.0f} submissions/hour"
+    )
+    print(f"grading ({kind}): lost points {lost:g} of "
+          f"{sum(float(r['max_score']) for r in rows):g}; failed runs {len(failed)}")  # fmt: skip
+    for path in failed:
+        print(f"  {path.parent.parent.name}: {path.read_text().splitlines()[1]}")
+    return seconds, lost
 
 
 if __name__ == "__main__":
