@@ -316,6 +316,12 @@ def _reason(
         if isinstance(errors, list) and errors:
             return f"the test could not be loaded: {_quoted(errors[0])}"
         return f"exited ({returncode}); its report does not have this test"
+    if phases.get("call") == "skipped" and isinstance(entry, dict):
+        # A test that cannot run on this Raft (the tests beyond Go's, when they cannot
+        # tell its RPCs apart) earns nothing: a skip must not be a way to its points.
+        message = str(entry.get("message", "")).removeprefix("skipped: ")
+        reason = _quoted(message.removeprefix("Skipped: "))
+        return f"skipped, which earns no points: {reason}"
     failed = [_quoted(when) for when, outcome in phases.items() if outcome != "passed"]
     if failed:
         message = _quoted(entry.get("message", ""))

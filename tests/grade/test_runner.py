@@ -91,3 +91,20 @@ Path("tests/lab/test_raft_3a.py").write_text("def test_InitialElection3A():\\n  
     assert not first.passed and not second.passed
     assert second.reason == first.reason
     assert "could not be loaded: ImportError: cannot import name" in second.reason
+
+
+def test_a_skipped_test_earns_no_points_and_says_why(pristine: Pristine, tmp_path: Path) -> None:
+    """A test beyond Go's that cannot tell this Raft's RPCs apart is skipped: no points."""
+    import re
+
+    source = re.sub(rb"\bCandidateId\b", b"Candidate", planted.reference())
+    test = LabTest(
+        "tests/lab/test_raft_beyond_go.py::test_PersistVoteBeforeReply",
+        "PersistVoteBeforeReply", "beyond", 10,
+    )  # fmt: skip
+    result = run(pristine, test, source, tmp_path)
+    assert not result.passed
+    assert result.reason.startswith(
+        "skipped, which earns no points: the tester cannot tell which of Raft's RPC handlers "
+        "is RequestVote"
+    ), result.reason
