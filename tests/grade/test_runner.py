@@ -7,19 +7,9 @@ from pathlib import Path
 import planted
 import pytest
 
-from grade.points import LabTest, lab_tests
+from grade.points import LabTest
 from grade.pristine import Pristine
 from grade.runner import Limits, Run, run_test
-
-
-@pytest.fixture(scope="module")
-def pristine(handout_root: Path) -> Pristine:
-    return Pristine(handout_root / ".handout")
-
-
-@pytest.fixture(scope="module")
-def first_test(pristine: Pristine) -> LabTest:
-    return lab_tests(pristine.lab_tests, ["3A"])[0]
 
 
 def run(pristine: Pristine, test: LabTest, source: bytes, tmp: Path, **limits: int) -> Run:

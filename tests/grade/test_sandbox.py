@@ -21,7 +21,7 @@ import planted
 import pytest
 
 from grade import sandbox
-from grade.points import LabTest, lab_tests
+from grade.points import LabTest
 from grade.pristine import Pristine
 from grade.runner import Limits, Run, run_test
 
@@ -43,16 +43,6 @@ needs_sandbox = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def pristine(handout_root: Path) -> Pristine:
-    return Pristine(handout_root / ".handout")
-
-
-@pytest.fixture(scope="module")
-def first_test(pristine: Pristine) -> LabTest:
-    return lab_tests(pristine.lab_tests, ["3A"])[0]
-
-
 def attack(
     pristine: Pristine, test: LabTest, payload: str, tmp: Path, **limits: float
 ) -> Run:
@@ -60,6 +50,12 @@ def attack(
     source = planted.reference() + code.encode()
     limits_ = Limits(**limits, isolation=ISOLATION)  # type: ignore[arg-type]
     return run_test(pristine, source, test, 1, 7, tmp / "run", limits_)
+
+
+def survivors(tmp_path: Path) -> list[str]:
+    """Processes still running of this test's runs (their command lines name tmp_path)."""
+    lines = os.popen("ps -eo user,args --width 4000").read().splitlines()
+    return [line for line in lines if str(tmp_path) in line and "ps -eo" not in line]
 
 
 def said(run: Run) -> str:
@@ -169,8 +165,7 @@ def test_a_double_fork_with_setsid_dies_with_the_run(
     assert "ATTACK forked" in said(run), said(run) + run.output
     time.sleep(2)
     assert not (survivor / "alive").exists()  # not visible from inside, and dead anyway
-    assert not [line for line in os.popen("ps -eo user,args").read().splitlines()
-                if line.startswith("nobody")]  # fmt: skip
+    assert not survivors(tmp_path)
 
 
 @needs_sandbox
@@ -321,6 +316,13 @@ def exec_reference(path):
 '''
 
 
+def with_attack(source: bytes, payload: str, helpers: str = "") -> bytes:
+    """source, then payload (an indented block) run at import, its errors ignored."""
+    body = textwrap.indent(textwrap.dedent(payload), "        ")
+    code = f"{helpers}\n\ndef _attack():\n    try:\n{body}\n    except Exception:\n        pass\n"
+    return source + (code + "\n\n_attack()\n").encode()
+
+
 def _tree_hashes(*folders: Path) -> dict[str, str]:
     import hashlib
 
@@ -346,10 +348,7 @@ def test_attackers_graded_beside_a_correct_raft(handout_root: Path, tmp_path: Pa
     planted.tar_gz(folder / "project3_Reference.tar.gz", {"raft/raft.py": planted.reference()})
     skeleton = planted.skeleton(handout_root)
     for name, payload in HOSTILE.items():
-        code = HELPERS + "\n\ndef _attack():\n    try:\n" + textwrap.indent(
-            textwrap.dedent(payload).format(**names), "        "
-        ) + "\n    except Exception:\n        pass\n\n\n_attack()\n"  # fmt: skip
-        source = skeleton + code.encode()
+        source = with_attack(skeleton, payload.format(**names), HELPERS)
         planted.tar_gz(folder / f"project3_{name}.tar.gz", {"raft/raft.py": source})
     watched = (REPO / "grade", REPO / "raft", REPO / "tests", handout_root / ".handout", folder)
     before = _tree_hashes(*watched) | {"README": _tree_hashes(REPO)[str(REPO / "README.md")]}
@@ -367,8 +366,7 @@ def test_attackers_graded_beside_a_correct_raft(handout_root: Path, tmp_path: Pa
     assert report.read_bytes() == report_before
     after = _tree_hashes(*watched) | {"README": _tree_hashes(REPO)[str(REPO / "README.md")]}
     assert after == before
-    assert not [line for line in os.popen("ps -eo user,args").read().splitlines()
-                if line.startswith("nobody")]  # fmt: skip
+    assert not survivors(tmp_path)
 
 
 def test_without_a_sandbox_grading_is_refused_unless_asked(
@@ -414,10 +412,7 @@ def test_grading_stops_when_what_it_trusts_changes(handout_root: Path, tmp_path:
     with open({str(handout / "manifest.json")!r}, "a") as f:
         f.write(" ")
 """
-    code = "\n\ndef _attack():\n    try:\n" + textwrap.indent(
-        textwrap.dedent(payload), "        "
-    ) + "\n    except Exception:\n        pass\n\n\n_attack()\n"  # fmt: skip
-    source = planted.reference() + code.encode()
+    source = with_attack(planted.reference(), payload)
     planted.tar_gz(folder / "project3_Rehasher.tar.gz", {"raft/raft.py": source})
     done = subprocess.run(
         [sys.executable, "-m", "grade", str(folder), "--parts", "3A", "--runs", "1",
