@@ -123,3 +123,55 @@ def test_flags_reach_the_staff_in_a_hidden_entry(autograder_zip: Path, tmp_path:
     assert [t["name"] for t in hidden] == ["FLAGGED FOR REVIEW (staff only)"]
     assert "uses os._exit" in hidden[0]["output"] and hidden[0]["max_score"] == 0
     assert results["score"] == 0 and results["extra_data"]["flags"]
+
+
+GRADESCOPE_ATTACK = """
+    import json, os, signal, time
+    results = os.path.join({root}, "results", "results.json")
+    forged = json.dumps({{"score": 100.0, "tests": []}})
+    try:  # write the results first, and end the grader before it writes its own
+        with open(results, "w") as f:
+            f.write(forged)
+        os.kill(os.getppid(), signal.SIGKILL)
+    except OSError:
+        pass
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            if int(pid) != os.getpid():
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+    if os.fork() == 0:  # and a daemon that writes them again once the grader is done
+        os.setsid()
+        if os.fork() == 0:
+            for _ in range(2400):
+                time.sleep(0.05)
+                try:
+                    with open(results, "w") as f:
+                        f.write(forged)
+                except OSError:
+                    pass
+            os._exit(0)
+        os._exit(0)
+"""
+
+
+def test_a_run_cannot_write_results_or_end_the_grader(
+    autograder_zip: Path, handout_root: Path, tmp_path: Path
+) -> None:
+    """The child forges results.json, SIGKILLs what it can see, and leaves a daemon
+    to forge it again: the grader's results stand, and the staff's entry with them."""
+    import time
+
+    from test_sandbox import with_attack
+
+    root = tmp_path / "autograder"
+    payload = GRADESCOPE_ATTACK.format(root=repr(str(root)))
+    upload = {"raft.py": with_attack(planted.skeleton(handout_root), payload)}
+    results = run_autograder(autograder_zip, root, upload)
+    assert results["score"] == 0.0 and results["tests"], results
+    staff = [t for t in results["tests"] if t.get("visibility") == "hidden"]
+    assert staff and "isolation:" in staff[0]["output"], results["tests"][-1]
+    written = (root / "results" / "results.json").read_text()
+    time.sleep(3)  # the daemon's time, had it survived
+    assert (root / "results" / "results.json").read_text() == written
