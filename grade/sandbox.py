@@ -314,16 +314,6 @@ class Cage:
                     return 0.0
         return 0.0
 
-    def memory_peak(self) -> int:
-        for name in ("memory.max_usage_in_bytes", "memory.peak"):
-            for d in self.dirs:
-                if (d / name).exists():
-                    try:
-                        return int((d / name).read_text())
-                    except (OSError, ValueError):
-                        return 0
-        return 0
-
     def hit_memory_limit(self) -> bool:
         for d in self.dirs:
             for name, key in (("memory.failcnt", ""), ("memory.events", "oom_kill")):
