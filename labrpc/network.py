@@ -70,7 +70,11 @@ class ClientEnd:
             data = labgob.encode(args)
         except labgob.LabgobError as e:
             raise LabrpcError(self.net._why_args_cannot_go(self.endname, svcMeth, args, e)) from e
-        return self.net._call(self.endname, svcMeth, data, reply)
+        answer = self.net.call_bytes(self.endname, svcMeth, data)
+        if answer is None:
+            return False
+        _copy_reply(labgob.decode(answer), reply, svcMeth)
+        return True
 
 
 class Network:
@@ -237,9 +241,13 @@ class Network:
             return f"labrpc: Call({svc_meth!r}) cannot send its args: {error}"
         return server.why_args_cannot_go(svc_meth, args, error)
 
-    def _call(self, endname: Hashable, svc_meth: str, args: bytes, reply: Any) -> bool:
+    def call_bytes(self, endname: Hashable, svc_meth: str, args: bytes) -> bytes | None:
+        """One Call through endname, its args already encoded: the reply's bytes, or
+        None where Call returns False. Beyond Go's labrpc: a peer in another process
+        (harness/runtime/sealed.py) calls through this, so every message still takes
+        the network's path, with its drops, delays, counts and hooks."""
         if self._done.is_set():
-            return False
+            return None
         with self._mu:
             self._count += 1
             self._bytes += len(args)
@@ -258,54 +266,53 @@ class Network:
             with self._mu:
                 ms = self._rand.randrange(7000 if self._long_delays else 100)
             self._sleep_ms(ms)
-            return False
+            return None
 
         if not reliable:
             if not self._sleep_ms(self._randint(27)):
-                return False
+                return None
             if self._randint(1000) < 100:
-                return False  # drop the request
+                return None  # drop the request
 
         if stale and self._randint(1000) < STALE_PER_MILLE:
             if not self._sleep_ms(self._stale_ms()):
-                return False
+                return None
             server = self._server_named(servername)
             if server is None:
-                return False
+                return None
         if duplicates and self._randint(1000) < DUPLICATE_PER_MILLE:
             later = self._randint(DUPLICATE_MAX_MS + 1)
             self._pool.submit(lambda: self._deliver_duplicate(servername, svc_meth, args, later))
 
         pending = _Pending()
         if not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
-            return False
+            return None
         # Wait for the handler, but give up if the server is deleted meanwhile.
         while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
             if self._done.is_set():
-                return False
+                return None
             if self._is_server_dead(endname, servername, server) and not pending.forced:
-                return False
+                return None
         if pending.error is not None:
             raise pending.error
         if pending.reply is None:
-            return False
+            return None
         if not pending.forced:
             # Never deliver a reply from a deleted server: it may have persisted
             # into a Persister that the tester has since replaced.
             if self._is_server_dead(endname, servername, server):
-                return False
+                return None
             if not reliable and self._randint(1000) < 100:
-                return False  # drop the reply
+                return None  # drop the reply
             if long_reordering and self._randint(900) < 600:
                 if not self._sleep_ms(200 + self._randint(1 + self._randint(2000))):
-                    return False
+                    return None
             if stale and self._randint(1000) < STALE_PER_MILLE:
                 if not self._sleep_ms(self._stale_ms()):
-                    return False
+                    return None
         with self._mu:
             self._bytes += len(pending.reply)
-        _copy_reply(labgob.decode(pending.reply), reply, svc_meth)
-        return True
+        return pending.reply
 
     def _run(
         self, servername: Hashable, server: Server, svc_meth: str, args: bytes, pending: _Pending

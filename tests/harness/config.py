@@ -46,25 +46,26 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import labgob
 import labrpc
 from harness import race as racecheck
-from harness import transcript
+from harness import runtime, transcript
 from harness.applych import ApplyChannel
-from harness.causes import Causes
 from harness.crashpoints import CrashPoint
 from harness.hangs import CallWatch
 from harness.heartbeats import HeartbeatRate
 from harness.keep import KeptRequest, KeptRequests
 from harness.observe import Observer, Peer
 from harness.rpckinds import Rpc, RpcKinds, is_skip, skip
+from harness.runtime.inprocess import raft_class_of
 from harness.safety import Safety
-from harness.thread_errors import ThreadErrors, ThreadFailure
+from harness.thread_errors import ThreadFailure
 from harness.timeline import Timeline
-from labrpc.service import register_handler_types
-from raft import Make, MakePersister, Persister
+
+if TYPE_CHECKING:
+    from raft.persister import Persister
 
 __all__ = [
     "Config",
@@ -73,6 +74,7 @@ __all__ = [
     "SnapShotInterval",
     "TesterThread",
     "make_config",
+    "raft_class_of",
     "randstring",
     "seed_from_env",
 ]
@@ -165,7 +167,7 @@ def _warn_one_cpu() -> None:
             transcript.emit("warning: only one CPU, which may conceal locking bugs")
 
 
-MakeFn = Callable[[list[Any], int, Persister, "queue.Queue[Any]"], Any]
+MakeFn = Callable[[list[Any], int, "Persister", "queue.Queue[Any]"], Any]
 
 
 def make_config(
@@ -180,7 +182,8 @@ def make_config(
 
     make builds each peer: raft.Make unless a test of the tester passes
     another Raft's Make (race mode instruments the class named by its
-    raft_class attribute, or else the class Raft of its module)."""
+    raft_class attribute, or else the class Raft of its module). Where the
+    peers run is the runtime's affair (harness/runtime)."""
     _warn_one_cpu()
     cfg = Config(n, seed_from_env(), race=race, make=make)
     try:
@@ -210,29 +213,15 @@ def _describe(failure: BaseException) -> str:
     return f"tester thread failed: {failure!r}"
 
 
-def raft_class_of(make: MakeFn) -> type | None:
-    """The class Make() constructs: the class a Make names as its raft_class
-    attribute (a test of the tester building a subclass), or else its module's Raft."""
-    cls = getattr(make, "raft_class", None) or getattr(sys.modules[make.__module__], "Raft", None)
-    return cls if isinstance(cls, type) else None
-
-
 class Config:
     """Go's config struct: the cluster under test and what it has applied."""
 
     def __init__(self, n: int, seed: int, race: bool | None = None, make: MakeFn | None = None):
-        self._baseline = set(threading.enumerate())
-        self._make: MakeFn = Make if make is None else make
-        raft_class = raft_class_of(self._make)
-        if raft_class is not None:
-            # Before Make() starts any thread: a peer's first Call must not find the
-            # classes of its handlers unregistered (MakeService comes after Make).
-            register_handler_types(raft_class)
-        # Which handler is which kind of RPC, known from the args classes
-        # (harness/rpckinds.py); from the first peer's class if Make names none.
-        self.rpc_kinds = RpcKinds(raft_class) if raft_class is not None else None
-        # Silent mistakes (a misspelt field, a rebound reply), named first in a failure.
-        self.causes = Causes(raft_class)
+        # Where the peers run (harness/runtime): it makes them, and tells which handler
+        # is which RPC (rpc_kinds) and what silent mistakes to name first (causes).
+        self.runtime: runtime.Runtime = runtime.select(
+            self._record, self._violation, make, racecheck.enabled() if race is None else race
+        )
         self.mu = threading.Lock()
         self.seed = seed
         self.rand = GoRand(seed)
@@ -269,21 +258,23 @@ class Config:
         )
         # Told every event, in this order; the peers' handles read this list too.
         self.observers: list[Observer] = [self.safety, self.timeline, self.heartbeats]
-        # An uncaught exception in a Raft thread fails the test as its cause.
-        self.thread_errors = ThreadErrors(self._record)
-        self.thread_errors.install()
         # A GetState/Start/Kill that does not return fails the test within seconds.
-        self.calls = CallWatch(self._record, self.timeline.test, seed)
-        # Race mode (make test-race; race=None: RAFTLAB_RACE or pytest --race) checks the
-        # rf.mu discipline (harness/race.py); off, nothing is patched.
-        self.race: racecheck.RaceChecker | None = None
-        if racecheck.enabled() if race is None else race:
-            if raft_class is None:
-                raise RuntimeError(
-                    f"race mode: {self._make.__module__} has no class Raft for Make to build"
-                )
-            self.race = racecheck.RaceChecker(self._violation)
-            self.race.instrument(raft_class)
+        self.calls = CallWatch(
+            self._record, self.timeline.test, seed, places=self.runtime.thread_places
+        )
+
+    @property
+    def rpc_kinds(self) -> RpcKinds | None:
+        return self.runtime.rpc_kinds
+
+    @property
+    def causes(self) -> runtime.Causes:
+        return self.runtime.causes
+
+    @property
+    def race(self) -> racecheck.RaceChecker | None:
+        """Race mode's checker when it runs in this process (harness/race.py)."""
+        return self.runtime.race
 
     def __enter__(self) -> Config:
         return self
@@ -372,7 +363,7 @@ class Config:
             rf = self.rafts[i]
 
         if rf is not None:
-            rf.Kill()
+            self.runtime.crash(i, rf)
             for o in self.observers:
                 o.on_crash(rf)
             with self.mu:
@@ -386,7 +377,7 @@ class Config:
             if saved is not None:
                 raftlog = saved.ReadRaftState()
                 snapshot = saved.ReadSnapshot()
-                fresh = MakePersister()
+                fresh = self.runtime.MakePersister()
                 fresh.Save(raftlog, snapshot)
                 self.saved[i] = fresh
 
@@ -516,13 +507,11 @@ class Config:
                     if err:
                         self.fatalf("%s", err)
             else:
-                saved = MakePersister()
+                saved = self.runtime.MakePersister()
                 self.saved[i] = saved
 
-        applyCh = ApplyChannel(i, self._record, self.race.check_put if self.race else None)
-        rf = self._make(ends, i, saved, applyCh)
-        if self.rpc_kinds is None:
-            self.rpc_kinds = RpcKinds(type(rf))
+        applyCh = ApplyChannel(i, self._record, self.runtime.before_put)
+        rf, srv = self.runtime.make_peer(i, ends, endnames, saved, applyCh)
         peer = Peer(rf, i, self.observers, self.calls, applyCh)
         for o in self.observers:
             o.on_make(peer)
@@ -532,10 +521,6 @@ class Config:
             self._applyChs[i] = applyCh
 
         self.go(f"applier-{i}", applier, i, applyCh)
-
-        svc = labrpc.MakeService(rf)
-        srv = labrpc.MakeServer()
-        srv.AddService(svc)
         self.net.AddServer(i, srv)
 
     def checkTimeout(self) -> None:
@@ -608,30 +593,14 @@ class Config:
                 stuck.append(th.name)
         if stuck:
             problems.append(AssertionError(f"tester threads did not exit: {', '.join(stuck)}"))
-        if self.race is not None:
-            self.race.close()
         self.calls.close()
-        self._await_quiet(_STUCK_GRACE if self.calls.failed else _QUIET_GRACE)
-        self.thread_errors.uninstall()
+        problems += self.runtime.close(_STUCK_GRACE if self.calls.failed else _QUIET_GRACE)
         return problems
 
     def _live_peers(self) -> list[Peer]:
         """The running peers (cfg.rafts without the crashed ones)."""
         with self.mu:
             return [rf for rf in self.rafts if rf is not None]
-
-    def _await_quiet(self, grace: float) -> None:
-        """Give threads started during the test (Raft's, labrpc's) time to end after Kill."""
-        deadline = time.monotonic() + grace
-        me = threading.current_thread()
-        while time.monotonic() < deadline:
-            extra = [
-                t for t in threading.enumerate()
-                if t not in self._baseline and t is not me and t.is_alive()
-            ]
-            if not extra:
-                return
-            extra[0].join(max(0.0, min(0.1, deadline - time.monotonic())))
 
     # -- network ----------------------------------------------------------
 

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.thread_errors import running_in_own_code, runs_own_code
 
-__all__ = ["HANG_SECONDS", "CallWatch", "HangError"]
+__all__ = ["HANG_SECONDS", "CallWatch", "HangError", "ThreadPlace", "local_thread_places"]
 
 HANG_SECONDS = 5.0
 # Once the test has failed, a call that blocks too is cut short sooner (cleanup's Kill()).
@@ -44,11 +44,38 @@ class HangError(AssertionError):
     """A call into the Raft did not return in time."""
 
 
+class ThreadPlace(NamedTuple):
+    """One thread of the code under test, where it is now."""
+
+    name: str
+    place: str  # its innermost frame of the student's, as running_in_own_code gives it
+    stack: str  # its whole stack, as traceback formats it
+
+
+def local_thread_places() -> list[ThreadPlace]:
+    """The threads of this process that run the code under test (the Raft's)."""
+    frames = sys._current_frames()
+    places = []
+    for t in threading.enumerate():
+        frame = frames.get(t.ident) if t.ident is not None else None
+        if frame is not None and runs_own_code(frame):
+            stack = "".join(traceback.format_stack(frame))
+            places.append(ThreadPlace(t.name, running_in_own_code(frame), stack))
+    return places
+
+
 class CallWatch:
     """Times the tester's calls into the Raft; close() when the cluster is done."""
 
-    def __init__(self, fail: Callable[[BaseException], None], test: str, seed: int) -> None:
+    def __init__(
+        self,
+        fail: Callable[[BaseException], None],
+        test: str,
+        seed: int,
+        places: Callable[[], list[ThreadPlace]] = local_thread_places,
+    ) -> None:
         self._fail = fail
+        self._places = places  # where the Raft's threads are (its runtime knows)
         self._test = test
         self._seed = seed
         self._mu = threading.Lock()
@@ -121,16 +148,13 @@ class CallWatch:
             raise report
 
     def _describe(self, what: str, waited: float) -> str:
-        frames = sys._current_frames()
-        threads = [t for t in threading.enumerate() if t.ident in frames]
+        threads = self._places()
         lines = [f"{what} has not returned after {waited:.0f} s"]
         # Threads of the code under test, grouped by where they are; the few that are
         # somewhere of their own come first, the crowd waiting for the same lock last.
         places: dict[str, list[str]] = {}
         for t in threads:
-            frame = frames[t.ident]  # type: ignore[index]
-            if runs_own_code(frame):
-                places.setdefault(running_in_own_code(frame), []).append(t.name)
+            places.setdefault(t.place, []).append(t.name)
         groups = sorted(places.items(), key=lambda group: len(group[1]))
         for place, names in groups[:_SHOWN]:
             who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more threads"
@@ -142,17 +166,14 @@ class CallWatch:
             "    a thread may be holding rf.mu forever (for example across Call or applyCh): "
             f'run make test-race RACE_ARGS="-k {test}" to find it'
         )
-        path = self._dump(threads, frames)
+        path = self._dump(threads)
         if path is not None:
             lines.append(f"    every thread's stack: {path}")
         return "\n".join(lines)
 
-    def _dump(self, threads: list[threading.Thread], frames: dict[int, FrameType]) -> str | None:
+    def _dump(self, threads: list[ThreadPlace]) -> str | None:
         out = _REPO / ".raftlab" / "hangs" / f"{self._test}-{self._seed}.txt"
-        parts = []
-        for t in threads:
-            stack = "".join(traceback.format_stack(frames[t.ident]))  # type: ignore[index]
-            parts.append(f"--- thread {t.name} ---\n{stack}")
+        parts = [f"--- thread {t.name} ---\n{t.stack}" for t in threads]
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text("\n".join(parts))

@@ -19,7 +19,7 @@ import enum
 from labgob.registry import declared_fields
 from labrpc.service import handler_types
 
-__all__ = ["Rpc", "RpcKinds", "skip"]
+__all__ = ["Handlers", "Rpc", "RpcKinds", "describe_handlers", "skip"]
 
 
 class Rpc(enum.Enum):
@@ -38,23 +38,40 @@ def _norm(name: str) -> str:
     return name.replace("_", "").lower()
 
 
-class RpcKinds:
-    """The handlers of one Raft class, sorted by kind of RPC."""
+Handlers = dict[str, tuple[str, tuple[str, ...]]]  # name -> (args class, its fields)
 
-    def __init__(self, raft_class: type) -> None:
-        self.service = raft_class.__name__
+
+def describe_handlers(raft_class: type) -> Handlers:
+    """raft_class's RPC handlers as RpcKinds needs them: name -> (args class, fields)."""
+    found: Handlers = {}
+    for name, (args_type, _) in sorted(handler_types(raft_class).items()):
+        if not isinstance(args_type, type) or args_type.__module__ == "builtins":
+            continue  # a helper such as send_request_vote(self, server: int, ...)
+        found[name] = (args_type.__qualname__, declared_fields(args_type))
+    return found
+
+
+class RpcKinds:
+    """The handlers of one Raft class, sorted by kind of RPC.
+
+    Built from the class's name and describe_handlers(), so a Raft in another
+    process (runtime/sealed.py) is known by the same rules."""
+
+    def __init__(self, service: str, handlers: Handlers) -> None:
+        self.service = service
         # kind -> svc_meths ("Raft.HeartbeatHandler"); a handler may be of no kind.
         self._methods: dict[Rpc, list[str]] = {kind: [] for kind in Rpc}
         self._seen: list[str] = []  # each handler with its args fields, for the skip line
-        for name, (args_type, _) in sorted(handler_types(raft_class).items()):
-            if not isinstance(args_type, type) or args_type.__module__ == "builtins":
-                continue  # a helper such as send_request_vote(self, server: int, ...)
-            fields = declared_fields(args_type)
+        for name, (args_name, fields) in sorted(handlers.items()):
             normed = {_norm(f) for f in fields}
             for kind in Rpc:
                 if {_norm(f) for f in kind.fields} <= normed:
                     self._methods[kind].append(f"{self.service}.{name}")
-            self._seen.append(f"{name}({args_type.__qualname__}: {', '.join(fields) or '-'})")
+            self._seen.append(f"{name}({args_name}: {', '.join(fields) or '-'})")
+
+    @classmethod
+    def of_class(cls, raft_class: type) -> RpcKinds:
+        return cls(raft_class.__name__, describe_handlers(raft_class))
 
     def methods(self, kind: Rpc) -> list[str]:
         """The svc_meths of kind's handlers, e.g. ["Raft.AppendEntries"]; [] if none."""

@@ -74,7 +74,7 @@ class Raft:
 
 
 def test_kinds_come_from_the_args_fields_whatever_their_case() -> None:
-    kinds = RpcKinds(Raft)
+    kinds = RpcKinds.of_class(Raft)
     assert kinds.methods(Rpc.RequestVote) == ["Raft.RequestVoteHandler"]
     assert kinds.methods(Rpc.AppendEntries) == ["Raft.HeartbeatHandler"]
     assert kinds.methods(Rpc.InstallSnapshot) == []
@@ -83,7 +83,7 @@ def test_kinds_come_from_the_args_fields_whatever_their_case() -> None:
 
 
 def test_an_unknown_kind_says_what_the_tester_looks_for() -> None:
-    why = RpcKinds(Raft).why_unknown(Rpc.InstallSnapshot)
+    why = RpcKinds.of_class(Raft).why_unknown(Rpc.InstallSnapshot)
     assert "cannot tell which of Raft's RPC handlers is InstallSnapshot" in why
     assert "(LastIncludedIndex, LastIncludedTerm; case and underscores do not matter)" in why
     assert "Ping(Odd: Term, Candidate)" in why

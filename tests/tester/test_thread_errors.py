@@ -93,7 +93,7 @@ def test_a_later_failure_follows_the_cause_as_a_consequence() -> None:
     with pytest.raises(AssertionError) as failure:
         with make_config(3, False, make=fixture_raft.make_with(TypoInHandler)) as cfg:
             deadline = time.monotonic() + 10
-            while not cfg.thread_errors.reports() and time.monotonic() < deadline:
+            while not cfg.Failed() and time.monotonic() < deadline:
                 time.sleep(0.01)
             cfg.fatalf("expected one leader, got none")
     lines = str(failure.value).splitlines()

@@ -1,0 +1,103 @@
+"""Where a cluster's peers run: the one seam between Config and the Rafts.
+
+Config owns what the tester trusts: the labrpc network, the persisters, the
+applyCh channels, the checks and the report. A Runtime makes and unmakes the
+peers behind it, and tells Config what only the peers' code can tell:
+
+  * InProcess (runtime/inprocess.py): Make() in the test's own process, as Go's
+    tester does. The default.
+  * Sealed (runtime/sealed.py): each peer its own OS process, a peer host
+    (harness/peerhost) that imports the student's raft; no student code runs in
+    the test process. pytest --sealed, RAFTLAB_SEALED=1, make ... SEALED=1.
+
+A third, simulated runtime (virtual time under a seeded scheduler) is meant to
+come in through the same seam.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from harness.applych import ApplyChannel
+    from harness.hangs import ThreadPlace
+    from harness.observe import Peer, RaftPeer
+    from harness.race import RaceChecker
+    from harness.rpckinds import RpcKinds
+    from labrpc import ClientEnd, Server
+    from raft.persister import Persister
+
+__all__ = ["Runtime", "Causes", "force_sealed", "sealed_enabled", "select"]
+
+Fail = Callable[[BaseException], None]
+
+
+class Causes(Protocol):
+    """The silent mistakes seen so far (harness/causes.py), put first in a failure."""
+
+    def first(self, message: str) -> str: ...
+
+
+class Runtime(Protocol):
+    """What Config asks of the place its peers run in.
+
+    make_peer returns the Raft's handle (the lab's calls: GetState, Start, Kill,
+    Snapshot, and inspect if it has one) and the labrpc Server the network
+    delivers its RPCs to. fail(e) fails the test (Config._record)."""
+
+    name: str  # "in-process", "sealed": named in failures and reports
+    rpc_kinds: RpcKinds | None  # which handler is which RPC, once a peer is made
+    causes: Causes
+    race: RaceChecker | None  # race mode's checker, when it runs in this process
+    before_put: Callable[[], None] | None  # called at the start of each applyCh put
+
+    def MakePersister(self) -> Persister: ...
+
+    def make_peer(
+        self,
+        i: int,
+        ends: list[ClientEnd],
+        endnames: list[str],
+        persister: Persister,
+        apply_ch: ApplyChannel,
+    ) -> tuple[RaftPeer, Server]: ...
+
+    def crash(self, i: int, peer: Peer) -> None:
+        """Crash server i's running peer, whose links the tester has cut."""
+
+    def thread_places(self) -> list[ThreadPlace]:
+        """Where each thread of the code under test is now (for a hang's report)."""
+
+    def close(self, grace: float) -> list[BaseException]:
+        """After every peer was Kill()ed and the network cleaned up: give the peers'
+        threads grace seconds to end, stop, and return what went wrong."""
+
+
+_sealed_forced = False
+
+
+def force_sealed(on: bool = True) -> None:
+    """Run every Config sealed from now on (pytest --sealed does this)."""
+    global _sealed_forced
+    _sealed_forced = on
+
+
+def sealed_enabled() -> bool:
+    """pytest --sealed, or RAFTLAB_SEALED set to anything but "" or "0"."""
+    return _sealed_forced or os.environ.get("RAFTLAB_SEALED", "") not in ("", "0")
+
+
+def select(fail: Fail, violation: Callable[[str], None], make: Any, race: bool) -> Runtime:
+    """The runtime this run asks for: sealed if enabled, else in-process.
+
+    make is a test of the tester's own Make (None: raft.Make); race turns race
+    mode on (in the process that runs the Raft)."""
+    if sealed_enabled():
+        from harness.runtime.sealed import Sealed
+
+        return Sealed(fail, violation, make, race)
+    from harness.runtime.inprocess import InProcess
+
+    return InProcess(fail, violation, make, race)
