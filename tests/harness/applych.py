@@ -80,7 +80,17 @@ class ApplyChannel(queue.Queue[Any]):
         close() every put returns at once: no one will read it."""
         if self._before_put is not None:
             self._before_put()
-        sender = sys._getframe(1)
+        where = _where(sys._getframe(1))
+        self._send(item, block, timeout, threading.current_thread().name, where)
+
+    def put_for(self, item: Any, thread: str, where: str) -> None:
+        """put(item) on behalf of a sender in another process (runtime/sealed.py): its
+        thread's name and its line (where) are the ones a deadlock report names."""
+        self._send(item, True, None, thread, where)
+
+    def _send(
+        self, item: Any, block: bool, timeout: float | None, thread: str, where: str
+    ) -> None:
         send = _Send(item)
         report = None
         with self.mutex:
@@ -101,7 +111,7 @@ class ApplyChannel(queue.Queue[Any]):
                     self.queue.remove(send)
                     self.unfinished_tasks -= 1
                     raise queue.Full
-                report = self._deadlock(started, now, sender)
+                report = self._deadlock(started, now, thread, where)
                 if report is not None:
                     self._close()
                     break
@@ -110,7 +120,7 @@ class ApplyChannel(queue.Queue[Any]):
         if report is not None:
             self._fail(AssertionError(report))
 
-    def _deadlock(self, started: float, now: float, sender: FrameType) -> str | None:
+    def _deadlock(self, started: float, now: float, thread: str, where: str) -> str | None:
         """The report, once, if this put and the receiver's call have waited on each
         other for DEADLOCK_SECONDS.  Called with mutex held."""
         if self._busy is None or self._reported:
@@ -120,10 +130,9 @@ class ApplyChannel(queue.Queue[Any]):
         if waited < DEADLOCK_SECONDS:
             return None
         self._reported = True
-        thread = threading.current_thread().name
         return (
             f"applyCh deadlock: server {self.server} is sending on applyCh while holding rf.mu: "
-            f"thread {thread} has waited {waited:.0f} s in put() ({_where(sender)}) for the "
+            f"thread {thread} has waited {waited:.0f} s in put() ({where}) for the "
             f"tester, which is waiting inside server {self.server}'s {call} for rf.mu.\n"
             f"    applyCh is unbuffered, as in Go: put() returns only when the tester takes "
             f"the message, and the tester takes none while it is in {call}. Copy what to "

@@ -28,13 +28,19 @@ from typing import Any
 
 import pytest
 
-from harness import race, transcript
+from harness import race, runtime, transcript
 
 _PLUGIN_NAME = "raftlab-golines"
 _MAX_MESSAGE = 300
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sealed",
+        action="store_true",
+        help="raftlab: run each peer in its own process, and no student code in the test "
+        "process (make ... SEALED=1; RAFTLAB_SEALED=1 does the same; harness/runtime/sealed.py)",
+    )
     parser.addoption(
         "--race",
         action="store_true",
@@ -47,12 +53,19 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_debug_topics()
     if config.getoption("race", False):
         race.force()
+    if config.getoption("sealed", False):
+        runtime.force_sealed()
+        os.environ["RAFTLAB_SEALED"] = "1"  # for xdist's workers and child processes
     if not config.pluginmanager.has_plugin(_PLUGIN_NAME):
         config.pluginmanager.register(GoLines(config), _PLUGIN_NAME)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"raftlab: warning: {line}" for line in _rebound_handlers()]
+    if runtime.sealed_enabled():
+        lines.append(
+            "raftlab: sealed mode: each peer runs in its own process (harness/runtime/sealed.py)"
+        )
     if race.enabled():
         lines.append(
             "raftlab: race mode: every test checks Raft's rf.mu discipline (harness/race.py)"
@@ -73,6 +86,8 @@ def _lab_raft_class() -> type | None:
 
 
 def _rebound_handlers() -> tuple[str, ...]:
+    if runtime.sealed_enabled():
+        return ()  # the test process does not import the student's code; hosts report them
     cls = _lab_raft_class()
     if cls is None:
         return ()
@@ -88,8 +103,12 @@ def _check_debug_topics() -> None:
     if not spec:
         return
     try:
-        from raft import debug
+        from harness import labdebug
+
+        debug = labdebug.module()
     except Exception:
+        return
+    if debug is None:
         return
     try:
         debug.parse(spec)

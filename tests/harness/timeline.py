@@ -29,15 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import transcript
+from harness import labdebug, transcript
 from harness.observe import Observer, Peer
 
-try:  # the debug stream is optional: a student's raft/ may not have it
-    from raft import debug as _debug
-except ImportError:  # pragma: no cover - depends on the Raft under test
-    _debug = None  # type: ignore[assignment]
-
-__all__ = ["Timeline", "mode", "output_dir", "render"]
+__all__ = ["Timeline", "debug_epoch", "mode", "output_dir", "render"]
 
 SAMPLE_INTERVAL = 0.025  # seconds between samples of every peer's role and term
 MAX_EVENTS = 50_000  # beyond this, events are counted but not kept
@@ -69,6 +64,12 @@ def output_dir() -> Path:
     return Path(text) if text else _REPO / ".raftlab" / "timelines"
 
 
+def debug_epoch() -> float:
+    """The time.monotonic() the debug stream counts from (its last restart_clock)."""
+    debug = labdebug.module()
+    return float(debug._epoch) if debug is not None else time.monotonic()
+
+
 def _current_test() -> str:
     """The running pytest test's name (e.g. test_ManyElections3A[3-200]), or 'raft'."""
     current = os.environ.get("PYTEST_CURRENT_TEST", "")
@@ -98,8 +99,10 @@ class Timeline(Observer):
         self._started = [False] * n
         self._failures = 0
         self._finished = False
-        if _debug is not None:
-            _debug.restart_clock()
+        # The debug stream is optional: a student's raft/ may not have it.
+        self._debug = labdebug.module()
+        if self._debug is not None:
+            self._debug.restart_clock()
         self._t0 = time.monotonic()
 
     def now(self) -> float:
@@ -110,8 +113,9 @@ class Timeline(Observer):
 
     def event(self, kind: str, peer: int | None = None, text: str = "") -> None:
         """Record one event (kind from KINDS) and write it to the debug stream."""
-        if _debug is not None and _debug.enabled(_debug.dTest):
-            _debug.DPrintf(_debug.dTest, peer, None, "%s", f"{kind} {text}".rstrip())
+        debug = self._debug
+        if debug is not None and debug.enabled(debug.dTest):
+            debug.DPrintf(debug.dTest, peer, None, "%s", f"{kind} {text}".rstrip())
         if not self.enabled:
             return
         with self._mu:

@@ -1,0 +1,315 @@
+"""One Raft peer behind a channel: the host side of sealed mode.
+
+The tester starts the process with one socket (its only way out) and the name
+of the Make to call. The host imports the student's module at once, so that a
+spare host is warm when the tester needs a peer, then waits for ("make", me,
+endnames, raftstate, snapshot, epoch) and calls Make with stand-ins that
+forward to the tester:
+
+  * a ClientEnd per peer, whose Call sends ("call", ...) and waits for the
+    network's answer, so every RPC takes the tester's labrpc path;
+  * a Persister that keeps a copy for reads and sends each Save to the tester,
+    on the same channel and so in order with the replies that follow it;
+  * an applyCh whose put waits until the tester has taken the message (Go's
+    unbuffered channel).
+
+Requests from the tester (RPCs, GetState/Start/Snapshot/Kill/inspect, stacks)
+run on threads of their own; the reader thread only hands them out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import threading
+import traceback
+from typing import Any
+
+import labrpc
+from harness import race as racecheck
+from harness.causes import Causes
+from harness.hangs import local_thread_places
+from harness.rpckinds import describe_handlers
+from harness.runtime.wire import Channel
+from harness.thread_errors import ThreadErrors, ThreadFailure
+from labrpc.network import ClientEnd
+from labrpc.pool import HandlerPool
+from labrpc.service import LabrpcError, register_handler_types
+
+
+class _Waiting:
+    """A request of the host's own, waiting for the tester's answer."""
+
+    __slots__ = ("done", "answer")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.answer: tuple[Any, ...] = ()
+
+
+class Host:
+    def __init__(self, chan: Channel, module: str, make: str, race: bool) -> None:
+        self.chan = chan
+        self._mu = threading.Lock()
+        self._waiting: dict[int, _Waiting] = {}  # guarded by _mu
+        self._next = 0  # guarded by _mu
+        self._pool = HandlerPool()
+        self._make = getattr(importlib.import_module(module), make)
+        cls = getattr(self._make, "raft_class", None) or getattr(
+            sys.modules[self._make.__module__], "Raft", None
+        )
+        self.raft_class = cls if isinstance(cls, type) else None
+        if self.raft_class is not None:
+            register_handler_types(self.raft_class)
+        self.causes = Causes(self.raft_class)
+        self.errors = ThreadErrors(self._thread_error)
+        self.errors.install()
+        self.race: racecheck.RaceChecker | None = None
+        if race and self.raft_class is not None:
+            self.race = racecheck.RaceChecker(lambda text: self.chan.send("violation", text))
+            self.race.instrument(self.raft_class)
+        self.rf: Any = None
+        self.server: labrpc.Server | None = None
+        self._baseline = set(threading.enumerate())
+
+    # -- requests of the host's own ------------------------------------------------
+
+    def ask(self, kind: str, *args: Any) -> tuple[Any, ...]:
+        """Send (kind, id, *args) and wait for the tester's answer to id."""
+        waiting = _Waiting()
+        with self._mu:
+            self._next += 1
+            token = self._next
+            self._waiting[token] = waiting
+        self.chan.send(kind, token, *args)
+        waiting.done.acquire()
+        return waiting.answer
+
+    def _answered(self, token: int, answer: tuple[Any, ...]) -> None:
+        with self._mu:
+            waiting = self._waiting.pop(token, None)
+        if waiting is not None:
+            waiting.answer = answer
+            waiting.done.release()
+
+    def _thread_error(self, failure: ThreadFailure) -> None:
+        r = failure.report
+        self.chan.send("thread_error", r.summary, r.where, r.source, r.details)
+
+    # -- serving -------------------------------------------------------------------
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.chan.receive()
+            except EOFError:
+                os._exit(0)  # the tester is gone
+            kind = message[0]
+            if kind in ("called", "taken"):
+                self._answered(message[1], message[2:])
+            elif kind == "make":
+                self._make_peer(*message[1:])
+            elif kind == "rpc":
+                self._pool.submit(lambda m=message: self._rpc(*m[1:]))
+            elif kind == "finish":
+                self._finish(message[1], message[2])
+            else:
+                self._pool.submit(lambda m=message: self._invoke(*m))
+
+    def _make_peer(
+        self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float
+    ) -> None:
+        from raft import debug
+
+        debug._epoch = epoch  # the tester's clock: time.monotonic is the machine's
+        net = _Net(self)
+        ends = [ClientEnd(net, name) for name in endnames]  # type: ignore[arg-type]
+        persister = _Persister(self, raftstate, snapshot)
+        apply_ch = _ApplyCh(self)
+        self.rf = self._make(ends, me, persister, apply_ch)
+        svc = labrpc.MakeService(self.rf)
+        self.server = labrpc.MakeServer()
+        self.server.AddService(svc)
+        handlers = describe_handlers(type(self.rf))
+        self.chan.send(
+            "hello",
+            type(self.rf).__name__,
+            {name: [args, list(fields)] for name, (args, fields) in handlers.items()},
+        )
+
+    def _rpc(self, token: int, svc_meth: str, args: bytes) -> None:
+        assert self.server is not None
+        try:
+            reply = self.server.dispatch(svc_meth, args)
+        except LabrpcError as e:
+            self.chan.send("rpc_done", token, None, str(e))
+            return
+        except BaseException:
+            self.chan.send("rpc_done", token, None, "")
+            raise  # to threading.excepthook: a thread error, as in-process
+        self.chan.send("rpc_done", token, reply, "")
+
+    def _invoke(self, kind: str, token: int, *args: Any) -> None:
+        try:
+            value = self._call(kind, *args)
+        except BaseException as e:
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            self.chan.send(
+                "done", token, None,
+                f"{type(e).__name__}: {e} (at {os.path.relpath(where.filename)}:{where.lineno}, "
+                f"in {where.name})",
+            )  # fmt: skip
+            return
+        self.chan.send("done", token, value, "")
+
+    def _call(self, kind: str, *args: Any) -> Any:
+        rf = self.rf
+        if kind == "GetState":
+            term, is_leader = rf.GetState()
+            return [term, is_leader]
+        if kind == "Start":
+            index, term, is_leader = rf.Start(*args)
+            return [index, term, is_leader]
+        if kind == "Snapshot":
+            rf.Snapshot(*args)
+            return None
+        if kind == "Kill":
+            rf.Kill()
+            return None
+        if kind == "inspect":
+            return _inspect(rf, *args)
+        if kind == "stacks":
+            return [list(place) for place in local_thread_places()]
+        if kind == "causes":
+            return self.causes.lines()
+        raise LabrpcError(f"peer host: unknown request {kind!r}")
+
+    def _finish(self, token: int, grace: float) -> None:
+        """After Kill(): the threads still running once grace seconds are up, then exit."""
+        import time
+
+        deadline = time.monotonic() + grace
+        me = threading.current_thread()
+        left: list[threading.Thread] = []
+        while True:
+            left = [
+                t for t in threading.enumerate()
+                if t not in self._baseline and t is not me and t.is_alive()
+                and not t.name.startswith("labrpc-handler-")
+            ]  # fmt: skip
+            if not left or time.monotonic() >= deadline:
+                break
+            left[0].join(min(0.05, max(0.0, deadline - time.monotonic())))
+        names = {t.name for t in left}
+        places = [list(p) for p in local_thread_places() if p.name in names]
+        if self.race is not None:
+            self.race.close()
+        self.chan.send("done", token, places, "")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _inspect(rf: Any, with_log: bool) -> Any:
+    hook = getattr(rf, "inspect", None)
+    if not callable(hook):
+        return None
+    if with_log:
+        return hook()
+    try:
+        return hook(with_log=False)
+    except TypeError:
+        return hook()
+
+
+class _Net:
+    """What a ClientEnd needs of a network: the tester's, across the channel."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def call_bytes(self, endname: str, svc_meth: str, args: bytes) -> bytes | None:
+        reply, error = self._host.ask("call", endname, svc_meth, args)
+        if error:
+            raise LabrpcError(error)
+        return reply  # type: ignore[no-any-return]
+
+    def _why_args_cannot_go(self, endname: str, svc_meth: str, args: Any, error: Exception) -> str:
+        server = self._host.server
+        if server is None:
+            return f"labrpc: Call({svc_meth!r}) cannot send its args: {error}"
+        return server.why_args_cannot_go(svc_meth, args, error)
+
+
+class _Persister:
+    """The peer's Persister: reads from its own copy, each Save sent to the tester."""
+
+    def __init__(self, host: Host, raftstate: bytes, snapshot: bytes) -> None:
+        self._host = host
+        self._mu = threading.Lock()
+        self._raftstate = raftstate  # guarded by _mu
+        self._snapshot = snapshot  # guarded by _mu
+
+    def Save(self, raftstate: bytes, snapshot: bytes | None) -> None:
+        state = bytes(raftstate)
+        snap = bytes(snapshot) if snapshot is not None else b""
+        with self._mu:  # the tester gets the saves in the order they were made
+            self._raftstate, self._snapshot = state, snap
+            self._host.chan.send("save", state, snap)
+
+    def ReadRaftState(self) -> bytes:
+        with self._mu:
+            return self._raftstate
+
+    def ReadSnapshot(self) -> bytes:
+        with self._mu:
+            return self._snapshot
+
+    def RaftStateSize(self) -> int:
+        with self._mu:
+            return len(self._raftstate)
+
+    def SnapshotSize(self) -> int:
+        with self._mu:
+            return len(self._snapshot)
+
+
+_APPLY_FIELDS = (
+    "CommandValid", "Command", "CommandIndex",
+    "SnapshotValid", "Snapshot", "SnapshotTerm", "SnapshotIndex",
+)  # fmt: skip
+
+
+class _ApplyCh:
+    """applyCh: put() returns once the tester has taken the message."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if self._host.race is not None:
+            self._host.race.check_put()
+        fields = [getattr(item, name, None) for name in _APPLY_FIELDS]
+        frame = sys._getframe(1)
+        code = frame.f_code
+        where = f"{os.path.relpath(code.co_filename)}:{frame.f_lineno}, in {code.co_name}"
+        self._host.ask("apply", fields, threading.current_thread().name, where)
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item)
+
+
+def main() -> None:
+    fd, module, make = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    race = "--race" in sys.argv[4:]
+    chan = Channel(socket.socket(fileno=fd))
+    try:
+        host = Host(chan, module, make, race)
+    except BaseException:
+        chan.send("broken", traceback.format_exc())
+        raise SystemExit(1) from None
+    chan.send("ready")
+    host.serve()

@@ -1,0 +1,641 @@
+"""Sealed mode: each peer its own OS process, and no student code in the test process.
+
+In-process, the student's Raft shares the test's memory: it can reach the
+tester's objects, pytest's and the report's, and peers can agree through a
+module-level variable instead of RPCs. Sealed, the test process is pytest, the
+tester, labrpc's network and the report, and nothing else. Each peer is a peer
+host (harness/peerhost), a process that imports the student's raft and calls
+Make, joined to the tester by one socket (harness/runtime/wire.py):
+
+  * the network stays here: a peer's Call arrives as ("call", ...) and takes
+    labrpc's path (Network.call_bytes), drops, delays, counts and hooks
+    included; a request for a peer goes to its host as ("rpc", ...);
+  * persistence is the tester's: each Save arrives as ("save", ...) and goes
+    into the tester's own Store; a crash is SIGKILL, and a restart is a new
+    process given the tester's copy, as Go's tester does;
+  * applyCh messages cross with Go's unbuffered semantics: the host's put
+    returns when the tester's applier has taken the message;
+  * GetState/Start/Snapshot/Kill/inspect are requests to the host, timed by
+    the same hang watch; a hang's report lists the host's threads;
+  * thread errors, race mode's reports, labgob's and DPrintf's lines come from
+    the host and read as they do in-process.
+
+Everything a host sends is checked; a host that breaks the rules (garbage, a
+message of the wrong shape, an exit while the test runs) fails its test with a
+line saying so, and its process is killed.
+
+Spare hosts are started ahead (SPARES), so a restart does not wait for Python
+to start and import the student's module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import labrpc
+from harness.applych import ApplyChannel
+from harness.hangs import ThreadPlace
+from harness.observe import Peer
+from harness.rpckinds import RpcKinds
+from harness.runtime.wire import Channel, WireError, expect
+from harness.thread_errors import Report, ThreadFailure
+from labrpc.pool import HandlerPool
+from labrpc.service import LabrpcError
+
+__all__ = ["Applied", "Sealed", "Store"]
+
+SPARES = 2  # hosts started ahead, warm
+HELLO_SECONDS = 20.0  # for a host to import the student's module and run Make
+ASK_SECONDS = 2.0  # for a host's stacks or causes, when a report needs them
+EXIT_SECONDS = 2.0  # for a host to exit once told to
+
+# A command to run each host under (the grader's sandbox): a JSON list of words,
+# to which the host's own command is appended.
+WRAP_ENV = "RAFTLAB_PEER_WRAP"
+
+
+class Store:
+    """The tester's persister for a sealed peer: the host's saves land here, and a
+    restart is given a copy (the API of raft/persister.py, which the test process
+    does not import: it is in the student's package)."""
+
+    def __init__(self) -> None:
+        self._mu = threading.Lock()
+        self._raftstate = b""  # guarded by _mu
+        self._snapshot = b""  # guarded by _mu
+
+    def Copy(self) -> Store:
+        with self._mu:
+            new = Store()
+            new._raftstate, new._snapshot = self._raftstate, self._snapshot
+            return new
+
+    def Save(self, raftstate: bytes, snapshot: bytes | None) -> None:
+        with self._mu:
+            self._raftstate, self._snapshot = bytes(raftstate), bytes(snapshot or b"")
+
+    def ReadRaftState(self) -> bytes:
+        with self._mu:
+            return self._raftstate
+
+    def ReadSnapshot(self) -> bytes:
+        with self._mu:
+            return self._snapshot
+
+    def RaftStateSize(self) -> int:
+        with self._mu:
+            return len(self._raftstate)
+
+    def SnapshotSize(self) -> int:
+        with self._mu:
+            return len(self._snapshot)
+
+
+@dataclass
+class Applied:
+    """An ApplyMsg as it reaches the tester from a host (raft.ApplyMsg's fields)."""
+
+    CommandValid: bool = False
+    Command: Any = None
+    CommandIndex: int = 0
+    SnapshotValid: bool = False
+    Snapshot: bytes = b""
+    SnapshotTerm: int = 0
+    SnapshotIndex: int = 0
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> Applied:
+        """From the host's list of the seven fields; None is a field left unset."""
+        defaults = cls()
+        if len(fields) != 7:
+            raise WireError(f"an ApplyMsg of {len(fields)} fields, not 7")
+        values = {}
+        for (name, default), value in zip(vars(defaults).items(), fields, strict=True):
+            if value is None and name != "Command":
+                value = default
+            elif name != "Command" and type(value) is not type(default):
+                raise WireError(
+                    f"an ApplyMsg whose {name} is a {type(value).__name__}, "
+                    f"not a {type(default).__name__}"
+                )
+            values[name] = value
+        return cls(**values)
+
+
+class PeerGone(AssertionError):
+    """A request to a host whose process has ended."""
+
+
+class _Answer:
+    """A request to a host, waiting for its answer."""
+
+    __slots__ = ("done", "value", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.value: Any = None
+        self.error: str | None = None  # set when the request failed
+
+
+class _Host:
+    """One peer host process, from spawn to exit."""
+
+    def __init__(self, runtime: Sealed) -> None:
+        self._runtime = runtime
+        self.server = -1  # which server it runs, once attached
+        parent, child = socket.socketpair()
+        argv = [
+            *runtime.wrap, sys.executable, "-m", "harness.peerhost",
+            str(child.fileno()), runtime.make_module, runtime.make_name,
+        ]  # fmt: skip
+        if runtime.race_mode:
+            argv.append("--race")
+        self.proc = subprocess.Popen(
+            argv,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=runtime.env,
+        )
+        child.close()
+        self.chan = Channel(parent)
+        self._mu = threading.Lock()
+        self._answers: dict[int, _Answer] = {}  # guarded by _mu
+        self._next = 0  # guarded by _mu
+        self.gone = False  # guarded by _mu: the process ended (or was killed)
+        self.killed = False  # the tester killed it: its exit is no failure
+        self.hello = threading.Event()
+        self._endnames: frozenset[str] = frozenset()
+        self._persister: Store | None = None
+        self._apply_ch: ApplyChannel | None = None
+        self._applies: queue.SimpleQueue[tuple[int, Applied, str, str] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._relay_output, name="tester-sealed-output", daemon=True),
+            threading.Thread(target=self._read, name="tester-sealed-reader", daemon=True),
+            threading.Thread(target=self._forward_applies, name="tester-sealed-apply", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- the tester's side of a peer ------------------------------------------------
+
+    def attach(
+        self, i: int, endnames: list[str], persister: Store, apply_ch: ApplyChannel,
+        epoch: float,
+    ) -> None:  # fmt: skip
+        self.server = i
+        self._endnames = frozenset(endnames)
+        self._persister = persister
+        self._apply_ch = apply_ch
+        self.chan.send(
+            "make", i, endnames, persister.ReadRaftState(), persister.ReadSnapshot(), epoch
+        )
+
+    def request(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
+        """Ask the host to call kind (GetState, Start, ...) and return its answer."""
+        answer = self._ask(kind, *args)
+        if not answer.done.acquire(timeout=-1 if timeout is None else timeout):
+            raise PeerGone(f"server {self.server}'s host did not answer {kind} in time")
+        if answer.error is not None:
+            raise PeerGone(f"server {self.server}: {kind}() raised {answer.error}")
+        return answer.value
+
+    def rpc(self, svc_meth: str, args: bytes) -> bytes | None:
+        """Deliver one request to the Raft; its reply's bytes, or None if it gave none."""
+        try:
+            answer = self._ask("rpc", svc_meth, args)
+        except PeerGone:
+            return None
+        answer.done.acquire()
+        if answer.error:
+            raise LabrpcError(answer.error)
+        return answer.value  # type: ignore[no-any-return]
+
+    def _ask(self, kind: str, *args: Any) -> _Answer:
+        answer = _Answer()
+        with self._mu:
+            if self.gone:
+                raise PeerGone(f"server {self.server}'s process has ended")
+            self._next += 1
+            token = self._next
+            self._answers[token] = answer
+        try:
+            self.chan.send(kind, token, *args)
+        except OSError:
+            pass  # the reader sees the end and answers every waiting request
+        return answer
+
+    def kill(self) -> None:
+        """SIGKILL the process: a crash."""
+        self.killed = True
+        try:
+            self.proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def finish(self, grace: float) -> list[ThreadPlace]:
+        """Ask a Kill()ed host for the threads that do not end within grace, and let
+        it exit; kill it if it does not."""
+        left: list[ThreadPlace] = []
+        try:
+            places = self.request("finish", grace, timeout=grace + ASK_SECONDS)
+            left = [ThreadPlace(*p) for p in places if _is_place(p)]
+        except PeerGone:
+            pass
+        self.killed = True
+        try:
+            self.proc.wait(EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        return left
+
+    def join(self) -> None:
+        self._applies.put(None)
+        for t in self._threads:
+            t.join(EXIT_SECONDS)
+        self.chan.close()
+
+    # -- what the host sends -----------------------------------------------------------
+
+    def _read(self) -> None:
+        why = ""
+        try:
+            while True:
+                self._handle(self.chan.receive())
+        except EOFError:
+            pass
+        except (WireError, OSError) as e:
+            why = str(e)
+        with self._mu:
+            self.gone = True
+            answers, self._answers = self._answers, {}
+        for answer in answers.values():
+            answer.error = "(its process ended)"
+            answer.done.release()
+        if why and not self.killed:
+            self.kill()
+            self._runtime.fail(AssertionError(
+                f"server {self.server}'s peer host sent a malformed message ({why}); "
+                "sealed mode killed its process"
+            ))  # fmt: skip
+        elif not self.killed:
+            code = self.proc.wait()
+            self._runtime.host_exited(self, code)
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "call":
+            token, endname, svc_meth, args = expect(message, int, str, str, bytes)
+            if endname not in self._endnames:
+                raise WireError(f"a Call through end {endname!r}, which is not one of its own")
+            self._runtime.pool.submit(lambda: self._call(token, endname, svc_meth, args))
+        elif kind == "save":
+            state, snap = expect(message, bytes, bytes)
+            assert self._persister is not None
+            self._persister.Save(state, snap)
+        elif kind in ("done", "rpc_done"):
+            token, value, error = expect(message, int, object, str)
+            self._answer(token, value, error or None if kind == "done" else error)
+        elif kind == "apply":
+            token, fields, thread, where = expect(message, int, list, str, str)
+            self._applies.put((token, Applied.from_fields(fields), thread, where))
+        elif kind == "hello":
+            service, handlers = expect(message, str, dict)
+            self._runtime.hello(service, _handlers(handlers))
+            self.hello.set()
+        elif kind == "ready":
+            pass
+        elif kind == "thread_error":
+            summary, where, source, details = expect(message, str, str, str, str)
+            self._runtime.fail(ThreadFailure(Report(summary, where, source, details)))
+        elif kind == "violation":
+            (text,) = expect(message, str)
+            self._runtime.violation(text)
+        elif kind == "broken":
+            (text,) = expect(message, str)
+            sys.stderr.write(text)
+            last = text.strip().splitlines()[-1] if text.strip() else "?"
+            self._runtime.fail(AssertionError(
+                f"sealed mode: a peer host could not import {self._runtime.make_module} "
+                f"and find {self._runtime.make_name}: {last}"
+            ))  # fmt: skip
+        else:
+            raise WireError(f"a message of unknown kind {kind!r}")
+
+    def _answer(self, token: int, value: Any, error: str | None) -> None:
+        with self._mu:
+            answer = self._answers.pop(token, None)
+        if answer is None:
+            raise WireError(f"an answer to request {token}, which was not asked or was answered")
+        answer.value, answer.error = value, error
+        answer.done.release()
+
+    def _call(self, token: int, endname: str, svc_meth: str, args: bytes) -> None:
+        """On a pool thread: the host's Call, through the network."""
+        try:
+            reply = self._runtime.net_of(self).call_bytes(endname, svc_meth, args)
+            error = ""
+        except LabrpcError as e:
+            reply, error = None, str(e)
+        try:
+            self.chan.send("called", token, reply, error)
+        except OSError:
+            pass  # the host is gone
+
+    def _forward_applies(self) -> None:
+        """Hand each applied message to the tester's applier; then tell the host."""
+        while (item := self._applies.get()) is not None:
+            token, applied, thread, where = item
+            assert self._apply_ch is not None
+            self._apply_ch.put_for(applied, f"{thread} (server {self.server})", where)
+            try:
+                self.chan.send("taken", token)
+            except OSError:
+                return
+
+    def _relay_output(self) -> None:
+        """The host's prints, DPrintf's and labgob's lines, into the test's stderr."""
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, b""):
+            sys.stderr.write(line.decode("utf-8", "replace"))
+
+
+def _is_place(p: Any) -> bool:
+    return isinstance(p, list) and len(p) == 3 and all(isinstance(x, str) for x in p)
+
+
+def _handlers(raw: dict[Any, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    found = {}
+    for name, value in raw.items():
+        if not (
+            isinstance(name, str) and isinstance(value, list) and len(value) == 2
+            and isinstance(value[0], str) and isinstance(value[1], list)
+            and all(isinstance(f, str) for f in value[1])
+        ):  # fmt: skip
+            raise WireError(f"a hello whose handler {name!r} is described as {value!r}")
+        found[name] = (value[0], tuple(value[1]))
+    return found
+
+
+class _RemoteRaft:
+    """The Raft in a host, with the lab's calls (the .raft of the tester's Peer)."""
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+
+    def GetState(self) -> tuple[int, bool]:
+        term, is_leader = self._host.request("GetState")
+        return term, is_leader
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        index, term, is_leader = self._host.request("Start", command)
+        return index, term, is_leader
+
+    def Snapshot(self, index: int, snapshot: bytes) -> None:
+        self._host.request("Snapshot", index, snapshot)
+
+    def Kill(self) -> None:
+        self._host.request("Kill")
+
+    def inspect(self, with_log: bool = True) -> Any:
+        return self._host.request("inspect", with_log)
+
+    def __repr__(self) -> str:
+        return f"<sealed peer, pid {self._host.proc.pid}>"
+
+
+class _RemoteServer(labrpc.Server):
+    """The labrpc Server the network delivers a host's RPCs to."""
+
+    def __init__(self, host: _Host) -> None:
+        super().__init__()
+        self._host = host
+
+    def dispatch(self, svc_meth: str, args_bytes: bytes) -> bytes:
+        with self._mu:
+            self._count += 1
+        reply = self._host.rpc(svc_meth, args_bytes)
+        if reply is None:
+            raise _NoReply
+        return reply
+
+
+class _NoReply(LabrpcError):
+    """A handler that raised (its thread error is reported by the host)."""
+
+
+class _HostCauses:
+    """The silent mistakes the live hosts saw (harness/causes.py runs in each)."""
+
+    def __init__(self, runtime: Sealed) -> None:
+        self._runtime = runtime
+
+    def first(self, message: str) -> str:
+        causes: dict[str, None] = {}
+        for host in self._runtime.live():
+            try:
+                lines = host.request("causes", timeout=ASK_SECONDS)
+            except PeerGone:
+                continue
+            if isinstance(lines, list):
+                causes.update((line, None) for line in lines if isinstance(line, str))
+        if not causes:
+            return message
+        return "\n    ".join([*causes, f"then: {message}"])
+
+
+class Sealed:
+    """Peers in processes of their own (see the module's docstring)."""
+
+    name = "sealed"
+    race = None  # race mode runs in each host
+    before_put = None
+
+    def __init__(
+        self,
+        fail: Callable[[BaseException], None],
+        violation: Callable[[str], None],
+        make: Any,
+        race: bool,
+    ) -> None:
+        self.fail = fail
+        self.violation = violation
+        self.race_mode = race
+        if make is None:
+            self.make_module, self.make_name = "raft", "Make"
+        else:
+            self.make_module, self.make_name = make.__module__, make.__qualname__
+            if "<" in self.make_name:
+                raise RuntimeError(
+                    f"sealed mode: a peer host imports Make by name, and {make!r} has none"
+                )
+        self.wrap: list[str] = _wrap_from_env()
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self.env["RAFTLAB_SEALED_HOST"] = "1"
+        self.causes = _HostCauses(self)
+        self.pool = HandlerPool()  # runs the hosts' Calls through the network
+        self._mu = threading.Lock()
+        self._rpc_kinds: RpcKinds | None = None  # guarded by _mu
+        self._hosts: dict[int, _Host] = {}  # the live peer of each server; guarded by _mu
+        self._all: list[_Host] = []  # every host started; guarded by _mu
+        self._spares: list[_Host] = []  # guarded by _mu
+        self._hello = threading.Event()
+        self._net: labrpc.Network | None = None
+        self._closed = False
+        self._top_up()
+
+    # -- what Config asks -----------------------------------------------------------
+
+    @property
+    def rpc_kinds(self) -> RpcKinds | None:
+        """Known from the first host's hello; waits for it if a peer was made."""
+        with self._mu:
+            made = bool(self._hosts)
+        if made:
+            self._hello.wait(HELLO_SECONDS)
+        with self._mu:
+            return self._rpc_kinds
+
+    def MakePersister(self) -> Store:
+        return Store()
+
+    def make_peer(
+        self,
+        i: int,
+        ends: list[labrpc.ClientEnd],
+        endnames: list[str],
+        persister: Any,
+        apply_ch: ApplyChannel,
+    ) -> tuple[_RemoteRaft, labrpc.Server]:
+        if not isinstance(persister, Store):
+            raise TypeError(f"sealed mode keeps peers' state in a Store, not {persister!r}")
+        self._net = ends[0].net if ends else self._net
+        with self._mu:
+            host = self._spares.pop(0) if self._spares else None
+        if host is None:
+            host = _Host(self)
+            with self._mu:
+                self._all.append(host)
+        host.attach(i, endnames, persister, apply_ch, _epoch())
+        with self._mu:
+            self._hosts[i] = host
+        self._top_up()
+        return _RemoteRaft(host), _RemoteServer(host)
+
+    def crash(self, i: int, peer: Peer) -> None:
+        """A real crash: SIGKILL (the tester has already cut the peer's links)."""
+        host = peer.raft._host
+        with self._mu:
+            if self._hosts.get(i) is host:
+                del self._hosts[i]
+        host.kill()
+        host.join()
+
+    def thread_places(self) -> list[ThreadPlace]:
+        places = []
+        for host in self.live():
+            try:
+                found = host.request("stacks", timeout=ASK_SECONDS)
+            except PeerGone:
+                continue
+            for p in found if isinstance(found, list) else []:
+                if _is_place(p):
+                    name, place, stack = p
+                    places.append(ThreadPlace(f"{name} (server {host.server})", place, stack))
+        return places
+
+    def close(self, grace: float) -> list[BaseException]:
+        with self._mu:
+            self._closed = True
+            hosts = list(self._hosts.items())
+            spares, self._spares = self._spares, []
+            self._hosts = {}
+        problems: list[BaseException] = []
+        for spare in spares:
+            spare.kill()
+        for i, host in hosts:
+            left = host.finish(grace)
+            if left:
+                shown = "; ".join(f"{t.name} at {t.place}" for t in left[:4])
+                problems.append(AssertionError(
+                    f"server {i}: {len(left)} thread(s) still running {grace:.0f} s after "
+                    f"Kill(): {shown}. A killed peer's threads must end: check rf.killed() "
+                    "in every loop"
+                ))  # fmt: skip
+        with self._mu:
+            every = list(self._all)
+        for host in every:
+            host.join()
+        self.pool.close()
+        return problems
+
+    # -- what the hosts tell ----------------------------------------------------------
+
+    def live(self) -> list[_Host]:
+        with self._mu:
+            return list(self._hosts.values())
+
+    def net_of(self, host: _Host) -> labrpc.Network:
+        assert self._net is not None
+        return self._net
+
+    def hello(self, service: str, handlers: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        with self._mu:
+            if self._rpc_kinds is None:
+                self._rpc_kinds = RpcKinds(service, handlers)
+        self._hello.set()
+
+    def host_exited(self, host: _Host, code: int) -> None:
+        with self._mu:
+            running = self._hosts.get(host.server) is host and not self._closed
+            spare = host in self._spares
+        if running or spare:
+            self.fail(AssertionError(
+                f"server {host.server}'s process exited (exit code {code}) while the test "
+                "ran: a Raft peer must not end its process"
+                if running else f"sealed mode: a spare peer host exited (exit code {code})"
+            ))  # fmt: skip
+
+    def _top_up(self) -> None:
+        """Start spare hosts until SPARES are warm."""
+        while True:
+            with self._mu:
+                if self._closed or len(self._spares) >= SPARES:
+                    return
+            host = _Host(self)
+            with self._mu:
+                self._spares.append(host)
+                self._all.append(host)
+
+
+def _wrap_from_env() -> list[str]:
+    text = os.environ.get(WRAP_ENV, "").strip()
+    if not text:
+        return []
+    words = json.loads(text)
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ValueError(f"{WRAP_ENV} must be a JSON list of strings, got {text!r}")
+    return words
+
+
+def _epoch() -> float:
+    """The clock DPrintf's lines count from (raft/debug.py, restarted by the timeline)."""
+    from harness import timeline
+
+    return timeline.debug_epoch()
