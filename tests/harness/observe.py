@@ -21,7 +21,11 @@ from typing import Any, Protocol
 from harness.applych import ApplyChannel
 from harness.hangs import CallWatch
 
-__all__ = ["Observer", "Peer", "RaftPeer"]
+__all__ = ["CRASHED", "Observer", "Peer", "RaftPeer"]
+
+# What inspect() answers when the peer crashed during the call (a sealed peer's
+# process was killed): no answer, so no observer is told of one.
+CRASHED: Any = type("Crashed", (), {"__repr__": lambda self: "CRASHED"})()
 
 
 class RaftPeer(Protocol):
@@ -154,6 +158,8 @@ class Peer:
                 info = hook(with_log=False)
             except TypeError:  # a hook without the argument
                 info = hook()
+        if info is CRASHED:
+            return None
         for o in self._observers:
             o.on_inspect(self, t, info, with_log)
         return info

@@ -138,6 +138,7 @@ class Host:
             "hello",
             type(self.rf).__name__,
             {name: [args, list(fields)] for name, (args, fields) in handlers.items()},
+            callable(getattr(self.rf, "inspect", None)),
         )
 
     def _rpc(self, token: int, svc_meth: str, args: bytes) -> None:

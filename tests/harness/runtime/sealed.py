@@ -45,7 +45,7 @@ from typing import Any
 import labrpc
 from harness.applych import ApplyChannel
 from harness.hangs import ThreadPlace
-from harness.observe import Peer
+from harness.observe import CRASHED, Peer
 from harness.rpckinds import RpcKinds
 from harness.runtime.wire import Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
@@ -177,6 +177,7 @@ class _Host:
         self.gone = False  # guarded by _mu: the process ended (or was killed)
         self.killed = False  # the tester killed it: its exit is no failure
         self.hello = threading.Event()
+        self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
         self._endnames: frozenset[str] = frozenset()
         self._persister: Store | None = None
         self._apply_ch: ApplyChannel | None = None
@@ -315,7 +316,7 @@ class _Host:
             token, fields, thread, where = expect(message, int, list, str, str)
             self._applies.put((token, Applied.from_fields(fields), thread, where))
         elif kind == "hello":
-            service, handlers = expect(message, str, dict)
+            service, handlers, self.has_inspect = expect(message, str, dict, bool)
             self._runtime.hello(service, _handlers(handlers))
             self.hello.set()
         elif kind == "ready":
@@ -393,30 +394,58 @@ def _handlers(raw: dict[Any, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 class _RemoteRaft:
-    """The Raft in a host, with the lab's calls (the .raft of the tester's Peer)."""
+    """The Raft in a host, with the lab's calls (the .raft of the tester's Peer).
+
+    Once the tester has crashed it, it answers as a killed Raft object would in
+    this process, since a tester thread may still hold its handle: GetState its
+    last answer, Start "not leader", inspect nothing, Snapshot and Kill nothing."""
 
     def __init__(self, host: _Host) -> None:
         self._host = host
+        self._last_state: tuple[int, bool] = (0, False)
+
+    def _request(self, kind: str, *args: Any) -> Any:
+        try:
+            return self._host.request(kind, *args)
+        except PeerGone:
+            if self._host.killed:
+                return _CRASHED
+            raise
 
     def GetState(self) -> tuple[int, bool]:
-        term, is_leader = self._host.request("GetState")
-        return term, is_leader
+        answer = self._request("GetState")
+        if answer is not _CRASHED:
+            term, is_leader = answer
+            self._last_state = (term, is_leader)
+        return self._last_state
 
     def Start(self, command: Any) -> tuple[int, int, bool]:
-        index, term, is_leader = self._host.request("Start", command)
+        answer = self._request("Start", command)
+        if answer is _CRASHED:
+            return -1, self._last_state[0], False
+        index, term, is_leader = answer
         return index, term, is_leader
 
     def Snapshot(self, index: int, snapshot: bytes) -> None:
-        self._host.request("Snapshot", index, snapshot)
+        self._request("Snapshot", index, snapshot)
 
     def Kill(self) -> None:
-        self._host.request("Kill")
+        self._request("Kill")
 
-    def inspect(self, with_log: bool = True) -> Any:
-        return self._host.request("inspect", with_log)
+    @property
+    def inspect(self) -> Callable[..., Any] | None:
+        """The Raft's inspect(), if it has one (it is optional), as Peer.inspect calls it."""
+        return self._inspect if self._host.has_inspect else None
+
+    def _inspect(self, with_log: bool = True) -> Any:
+        answer = self._request("inspect", with_log)
+        return CRASHED if answer is _CRASHED else answer
 
     def __repr__(self) -> str:
         return f"<sealed peer, pid {self._host.proc.pid}>"
+
+
+_CRASHED = object()  # the answer of a host the tester has killed
 
 
 class _RemoteServer(labrpc.Server):
