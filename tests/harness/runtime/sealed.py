@@ -156,8 +156,9 @@ class _Host:
         self.server = -1  # which server it runs, once attached
         parent, child = socket.socketpair()
         argv = [
-            *runtime.wrap, sys.executable, "-m", "harness.peerhost",
-            str(child.fileno()), runtime.make_module, runtime.make_name,
+            *runtime.wrap, sys.executable, *(["-S"] if sys.flags.no_site else []),
+            "-m", "harness.peerhost", str(child.fileno()), runtime.make_module,
+            runtime.make_name,
         ]  # fmt: skip
         if runtime.race_mode:
             argv.append("--race")
