@@ -13,6 +13,12 @@ N ?= 100
 P ?=
 # Every test target passes ARGS on to pytest: make test-3B ARGS="-k Backup", ARGS="-x -v".
 ARGS ?=
+# SEALED=1 runs each peer in its own process, with none of raft/ in the test's process
+# (tests/harness/runtime/sealed.py): make test-3A SEALED=1, and every test target.
+SEALED ?=
+ifneq ($(SEALED),)
+export RAFTLAB_SEALED := $(SEALED)
+endif
 
 .PHONY: test test-3A test-3B test-3C test-3D test-beyond-go test-all test-lab test-tester \
 	test-reference test-race test-browser test-bugs lint bench stress handout grade bench-grade \

@@ -28,6 +28,7 @@ Ctrl-C (or SIGTERM) kills every child's process group.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import statistics
@@ -96,6 +97,8 @@ def run_bug(
     report = workdir / "junit.xml"
     env = isolated_environment(lab, workdir)
     env["RAFTLAB_TIMELINE_DIR"] = str(workdir)
+    if os.environ.get("RAFTLAB_SEALED", "") not in ("", "0"):
+        env["RAFTLAB_SEALED"] = "1"  # make test-bugs SEALED=1: each peer its own process
     files = suite(lab, before)
     command = [
         sys.executable, "-S", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
