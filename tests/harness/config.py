@@ -177,15 +177,17 @@ def make_config(
     *,
     race: bool | None = None,
     make: MakeFn | None = None,
+    sealed: bool | None = None,
 ) -> Config:
     """A cluster of n connected Rafts on a fresh labrpc network.
 
     make builds each peer: raft.Make unless a test of the tester passes
     another Raft's Make (race mode instruments the class named by its
     raft_class attribute, or else the class Raft of its module). Where the
-    peers run is the runtime's affair (harness/runtime)."""
+    peers run is the runtime's affair (harness/runtime): sealed=None runs them
+    sealed if this run is (pytest --sealed, RAFTLAB_SEALED)."""
     _warn_one_cpu()
-    cfg = Config(n, seed_from_env(), race=race, make=make)
+    cfg = Config(n, seed_from_env(), race=race, make=make, sealed=sealed)
     try:
         cfg.go("safety", cfg.safety.watch, cfg._live_peers, cfg._finished)
         cfg.setunreliable(unreliable)
@@ -216,11 +218,22 @@ def _describe(failure: BaseException) -> str:
 class Config:
     """Go's config struct: the cluster under test and what it has applied."""
 
-    def __init__(self, n: int, seed: int, race: bool | None = None, make: MakeFn | None = None):
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        race: bool | None = None,
+        make: MakeFn | None = None,
+        sealed: bool | None = None,
+    ):
         # Where the peers run (harness/runtime): it makes them, and tells which handler
         # is which RPC (rpc_kinds) and what silent mistakes to name first (causes).
         self.runtime: runtime.Runtime = runtime.select(
-            self._record, self._violation, make, racecheck.enabled() if race is None else race
+            self._record,
+            self._violation,
+            make,
+            racecheck.enabled() if race is None else race,
+            sealed,
         )
         self.mu = threading.Lock()
         self.seed = seed

@@ -89,12 +89,14 @@ def sealed_enabled() -> bool:
     return _sealed_forced or os.environ.get("RAFTLAB_SEALED", "") not in ("", "0")
 
 
-def select(fail: Fail, violation: Callable[[str], None], make: Any, race: bool) -> Runtime:
-    """The runtime this run asks for: sealed if enabled, else in-process.
+def select(
+    fail: Fail, violation: Callable[[str], None], make: Any, race: bool, sealed: bool | None
+) -> Runtime:
+    """The runtime asked for: sealed (None: if this run is sealed), else in-process.
 
     make is a test of the tester's own Make (None: raft.Make); race turns race
     mode on (in the process that runs the Raft)."""
-    if sealed_enabled():
+    if sealed_enabled() if sealed is None else sealed:
         from harness.runtime.sealed import Sealed
 
         return Sealed(fail, violation, make, race)

@@ -509,11 +509,7 @@ class Sealed:
         if make is None:
             self.make_module, self.make_name = "raft", "Make"
         else:
-            self.make_module, self.make_name = make.__module__, make.__qualname__
-            if "<" in self.make_name:
-                raise RuntimeError(
-                    f"sealed mode: a peer host imports Make by name, and {make!r} has none"
-                )
+            self.make_module, self.make_name = make.__module__, _name_in_module(make)
         self.wrap: list[str] = _wrap_from_env()
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -652,6 +648,18 @@ class Sealed:
             with self._mu:
                 self._spares.append(host)
                 self._all.append(host)
+
+
+def _name_in_module(make: Any) -> str:
+    """The name make's module holds it under: a peer host imports it by that name."""
+    module = sys.modules.get(make.__module__)
+    names = [k for k, v in vars(module).items() if v is make] if module else []
+    if not names:
+        raise RuntimeError(
+            f"sealed mode: a peer host imports its Make by name, and {make!r} is not a "
+            f"module-level name of {make.__module__}"
+        )
+    return make.__qualname__ if make.__qualname__ in names else names[0]
 
 
 def _wrap_from_env() -> list[str]:

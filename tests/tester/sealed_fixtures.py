@@ -1,0 +1,88 @@
+"""Rafts for sealed mode's tests (test_sealed.py), each with a module-level Make,
+since a peer host imports its Make by name."""
+
+from __future__ import annotations
+
+import os
+import queue
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+from fixture_raft import Raft, RequestVoteArgs, RequestVoteReply, make_with
+
+from raft import Persister
+
+# One process's memory: shared by every peer in-process, one copy per peer sealed.
+LEADER: dict[str, int] = {}
+
+
+class SharedLeader(Raft):
+    """Agrees on a leader through a module-level variable instead of RPCs."""
+
+    inspect = None  # the elections underneath are not the ones it reports
+
+    def GetState(self) -> tuple[int, bool]:
+        return 1, LEADER.setdefault("leader", self.me) == self.me
+
+
+class TypoInHandler(Raft):
+    def RequestVote(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+        reply.Term = args.term  # type: ignore[attr-defined]  # the field is Term
+
+
+class Exits(Raft):
+    """Ends its own process a moment after Make."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        if self.me == 0:
+            threading.Timer(0.3, os._exit, (3,)).start()
+
+
+class StuckGetState(Raft):
+    def GetState(self) -> tuple[int, bool]:
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def _garbage(payload: bytes) -> None:
+    """Write payload on the peer host's channel, whose fd is in its command line."""
+    time.sleep(0.3)
+    os.write(int(sys.argv[1]), payload)
+
+
+class SendsGarbage(Raft):
+    PAYLOAD = struct.pack("<I", 5) + b"hello"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        if self.me == 0:
+            threading.Thread(target=_garbage, args=(self.PAYLOAD,), daemon=True).start()
+
+
+class SendsHugeFrame(SendsGarbage):
+    PAYLOAD = struct.pack("<I", 1 << 31)
+
+
+def _maker(cls: type[Raft]) -> Any:
+    cls.__name__ = "Raft"  # the service name labrpc gives it, which the peers call
+    make = make_with(cls)
+
+    def Make(peers: list[Any], me: int, persister: Persister, applyCh: queue.Queue[Any]) -> Any:
+        return make(peers, me, persister, applyCh)
+
+    Make.raft_class = cls  # type: ignore[attr-defined]
+    return Make
+
+
+# Each a module-level name, as the host looks it up.
+MakeSharedLeader = _maker(SharedLeader)
+MakeTypoInHandler = _maker(TypoInHandler)
+MakeExits = _maker(Exits)
+MakeStuckGetState = _maker(StuckGetState)
+MakeSendsGarbage = _maker(SendsGarbage)
+MakeSendsHugeFrame = _maker(SendsHugeFrame)
+MakeCorrect = _maker(Raft)

@@ -1,0 +1,164 @@
+"""Sealed mode (harness/runtime/sealed.py): each peer its own process.
+
+What only sealed mode gives: no student code in the test process, a crash that
+is a real SIGKILL, peers that share no memory, and a peer that breaks the
+channel's rules failing its own test while the tester carries on. What must not
+change: the reports read as they do in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import sealed_fixtures as fx
+from harness.config import make_config
+from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect
+
+import labgob
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fails(make: object, *, n: int = 3, wait: float = 0.0) -> str:
+    """The failure of a sealed cluster of make's Raft that waits for an election."""
+    with pytest.raises(AssertionError) as failure:
+        with make_config(n, False, make=make, sealed=True) as cfg:  # type: ignore[arg-type]
+            cfg.checkOneLeader()
+            if wait:
+                import time
+
+                time.sleep(wait)
+            cfg.checkOneLeader()
+    return str(failure.value)
+
+
+def test_the_test_process_never_imports_the_raft_package(tmp_path: Path) -> None:
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(textwrap.dedent("""
+        import sys
+        from harness.config import make_config
+
+        def test_probe():
+            with make_config(3, False) as cfg:
+                cfg.begin("probe")
+                cfg.one(101, 3, False)
+                assert cfg.runtime.name == "sealed"
+                cfg.end()
+            assert [m for m in sys.modules if m == "raft" or m.startswith("raft.")] == []
+    """))
+    env = dict(os.environ, RAFTLAB_SEALED="1", PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_a_crash_is_a_sigkill_and_a_restart_reads_the_testers_copy() -> None:
+    with make_config(3, False, make=fx.MakeCorrect, sealed=True) as cfg:
+        cfg.one(101, 3, True)
+        old = [peer.raft._host.proc for peer in cfg.rafts]  # type: ignore[union-attr]
+        for i in range(3):
+            cfg.crash1(i)
+        assert [p.returncode for p in old] == [-9, -9, -9]
+        for i in range(3):
+            cfg.start1(i, cfg.applier)
+            cfg.connect(i)
+        new = [peer.raft._host.proc.pid for peer in cfg.rafts]  # type: ignore[union-attr]
+        assert not set(new) & {p.pid for p in old}
+        assert cfg.one(102, 3, True) == 2  # the log came back from the tester's Store
+        cfg.end()
+
+
+def test_peers_share_no_memory() -> None:
+    with make_config(3, False, make=fx.MakeSharedLeader, sealed=False) as cfg:
+        assert cfg.checkOneLeader() in range(3)  # one process: the variable is shared
+    fx.LEADER.clear()
+    assert re.match(r"term 1 has [23] \(>1\) leaders", _fails(fx.MakeSharedLeader))
+
+
+def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
+    first = _fails(fx.MakeTypoInHandler).splitlines()
+    assert first[0].startswith("AttributeError: 'RequestVoteArgs' object has no attribute 'term'")
+    assert re.match(
+        r"    at \S*sealed_fixtures\.py:\d+, in RequestVote \(thread labrpc-handler-\d+\): "
+        r"reply\.Term = args\.term", first[1]
+    ), first[1]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (fx.MakeSendsGarbage, "a message labgob cannot decode"),
+        (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
+    ],
+)
+def test_a_peer_that_sends_garbage_fails_its_test_and_is_killed(make: object, why: str) -> None:
+    message = _fails(make, wait=0.5)
+    assert "server 0's peer host sent a malformed message (" in message
+    assert why in message and "sealed mode killed its process" in message
+    with make_config(3, False, make=fx.MakeCorrect, sealed=True) as cfg:
+        cfg.one(101, 3, True)  # the tester carries on
+
+
+def test_a_peer_that_ends_its_process_fails_its_test() -> None:
+    message = _fails(fx.MakeExits, wait=0.5)
+    assert "server 0's process exited (exit code 3) while the test ran" in message
+
+
+def test_a_hung_call_lists_the_peers_threads() -> None:
+    message = _fails(fx.MakeStuckGetState)
+    assert message.startswith("GetState() on server 0 has not returned after 5 s")
+    assert re.search(r"\(server \d\): \S*sealed_fixtures\.py:\d+, in GetState", message), message
+
+
+# -- the channel --------------------------------------------------------------------
+
+
+def _pair() -> tuple[Channel, socket.socket]:
+    ours, theirs = socket.socketpair()
+    return Channel(ours), theirs
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack("<I", len(data)) + data
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (labgob.encode(["call", 1]), r"not a \(kind, \.\.\.\) tuple"),
+        (labgob.encode((1, 2)), r"not a \(kind, \.\.\.\) tuple"),
+        (labgob.encode(("save", {1: {2: {3: {4: {5: {6: {7: {8: {9: {10: 1}}}}}}}}}})), "too deep"),
+        (b"\xff\xff", "cannot decode"),
+    ],
+)
+def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> None:
+    chan, theirs = _pair()
+    theirs.sendall(_frame(data))
+    with pytest.raises(WireError, match=why):
+        chan.receive()
+
+
+def test_the_channel_refuses_an_object_of_a_registered_class() -> None:
+    chan, theirs = _pair()
+    theirs.sendall(_frame(labgob.encode(("save", fx.RequestVoteArgs()))))
+    with pytest.raises(WireError, match="holding a RequestVoteArgs"):
+        chan.receive()
+
+
+def test_expect_checks_a_messages_shape() -> None:
+    assert expect(("save", b"a", b"b"), bytes, bytes) == (b"a", b"b")
+    with pytest.raises(WireError, match=r"a 'call' message shaped \(bool\)"):
+        expect(("call", True), int)
+    with pytest.raises(WireError, match="shaped"):
+        expect(("save", b"a"), bytes, bytes)
