@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from labgob.codec import Decoder, decode, encode
+from labgob.codec import Decoder, Foreign, decode, encode
 from labgob.registry import (
     DecodeError,
     LabgobError,
@@ -27,6 +27,7 @@ __all__ = [
     "DecodeError",
     "Decoder",
     "Encoder",
+    "Foreign",
     "LabgobError",
     "NewDecoder",
     "NewEncoder",

@@ -132,10 +132,28 @@ def _encode_object(v: Any, info: ClassInfo, out: list[bytes], depth: int) -> Non
             raise
 
 
+class Foreign:
+    """An object of a class this process has not registered, as decode_foreign reads
+    it: its registered name and its fields, as builtins (or more Foreign objects)."""
+
+    __slots__ = ("name", "fields")
+
+    def __init__(self, name: str, fields: dict[str, Any]) -> None:
+        self.name = name
+        self.fields = fields
+
+    def __repr__(self) -> str:
+        inside = ", ".join(f"{k}={v!r}" for k, v in self.fields.items())
+        return f"{self.name}({inside})"
+
+
 class Decoder:
     """Reads values back, one at a time, from bytes or a readable stream."""
 
-    def __init__(self, source: bytes | bytearray | memoryview | IO[bytes]) -> None:
+    def __init__(
+        self, source: bytes | bytearray | memoryview | IO[bytes], foreign: bool = False
+    ) -> None:
+        self._foreign = foreign  # an unregistered class reads as a Foreign, not an error
         self._source: IO[bytes] | None = None
         self._buf = b""
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -225,6 +243,13 @@ class Decoder:
             raise DecodeError(f"labgob: corrupt data: nested more than {MAX_DEPTH} deep")
         raw_name = self._raw()
         info = info_for_raw_name(raw_name)
+        if info is None and self._foreign:
+            name = raw_name.decode("utf-8", "replace")
+            fields = {}
+            for _ in range(self._length()):
+                field = self._raw().decode("utf-8", "replace")
+                fields[field] = self._value(depth)
+            return Foreign(name, fields)
         if info is None:
             raise DecodeError(
                 f"labgob: the data names class {raw_name.decode('utf-8', 'replace')!r}, "
@@ -257,9 +282,11 @@ _CONTAINERS: dict[int, Callable[[Iterator[Any]], Any]] = {
 }
 
 
-def decode(data: bytes | bytearray | memoryview) -> Any:
-    """The one value in data; trailing bytes are an error."""
-    d = Decoder(data)
+def decode(data: bytes | bytearray | memoryview, foreign: bool = False) -> Any:
+    """The one value in data; trailing bytes are an error. foreign=True reads an
+    object of a class this process has not registered as a Foreign (a tester
+    reading a peer's messages without the peer's classes)."""
+    d = Decoder(data, foreign)
     if not d._buf:
         raise DecodeError("labgob: no data to decode")
     value = d._decode_one()

@@ -285,7 +285,15 @@ class Network:
             self._pool.submit(lambda: self._deliver_duplicate(servername, svc_meth, args, later))
 
         pending = _Pending()
-        if not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
+        dispatch_later = getattr(server, "dispatch_later", None)
+        if dispatch_later is not None:
+            # A server in another process (harness/runtime/sealed.py) answers by calling
+            # back: no thread of ours need wait for it.
+            dispatch_later(
+                svc_meth, args,
+                lambda reply, error: self._ran(servername, svc_meth, args, pending, reply, error),
+            )  # fmt: skip
+        elif not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
             return None
         # Wait for the handler, but give up if the server is deleted meanwhile.
         while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
@@ -319,13 +327,37 @@ class Network:
     ) -> None:
         """On a handler thread: dispatch, and hand the outcome to the waiting caller."""
         try:
-            pending.reply = server.dispatch(svc_meth, args)
-            with self._mu:
-                hook = self._reply_hook
-            crash = hook(servername, svc_meth, args, pending.reply) if hook else None
-            if crash is not None:
-                pending.forced = True  # before the crash, which the caller may notice
-                crash()
+            reply = server.dispatch(svc_meth, args)
+        except LabrpcError as e:
+            self._ran(servername, svc_meth, args, pending, None, e)
+        except BaseException:
+            pending.done.release()  # no reply; the handler's exception goes to excepthook
+            raise
+        else:
+            self._ran(servername, svc_meth, args, pending, reply, None)
+
+    def _ran(
+        self,
+        servername: Hashable,
+        svc_meth: str,
+        args: bytes,
+        pending: _Pending,
+        reply: bytes | None,
+        error: LabrpcError | None,
+    ) -> None:
+        """A handler's outcome (reply, or error, or neither): show the reply to the
+        tester's hook, and hand the outcome to the waiting caller."""
+        try:
+            if error is not None:
+                pending.error = error
+            elif reply is not None:
+                pending.reply = reply
+                with self._mu:
+                    hook = self._reply_hook
+                crash = hook(servername, svc_meth, args, reply) if hook else None
+                if crash is not None:
+                    pending.forced = True  # before the crash, which the caller may notice
+                    crash()
         except LabrpcError as e:
             pending.error = e
         finally:

@@ -13,8 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import labgob
-from harness.crashpoints import holds
+from harness.crashpoints import holds, read
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class KeptRequests:
         """labrpc's reply hook: keep the request; never crash anything."""
         if svc_meth not in self._svc_meths:
             return None
-        if self._command is None or holds(labgob.decode(args), self._command):
+        if self._command is None or holds(read(args), self._command):
             with self._mu:
                 self._kept[servername] = KeptRequest(svc_meth, args)
         return None

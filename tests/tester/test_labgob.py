@@ -480,3 +480,24 @@ def test_corrupt_data_raises_DecodeError_only() -> None:
         except labgob.DecodeError as e:
             assert str(e), "DecodeError without a message"
         # any other exception type fails the test
+
+
+def test_foreign_reads_a_class_this_process_has_not_registered() -> None:
+    """A sealed tester reads a peer's requests without the peer's classes."""
+
+    @dataclass
+    class Unseen:
+        Term: int = 0
+        Entries: list[Any] = field(default_factory=list)
+
+    labgob.RegisterName("peer.Unseen", Unseen)
+    data = labgob.encode(Unseen(3, [Unseen(2, ["x"])]))
+    labgob.registry._by_name.pop(b"peer.Unseen")  # as in a process that never saw it
+    labgob.registry._by_class.pop(Unseen)
+    with pytest.raises(labgob.DecodeError, match="not registered"):
+        labgob.decode(data)
+    value = labgob.decode(data, foreign=True)
+    assert isinstance(value, labgob.Foreign) and value.name == "peer.Unseen"
+    assert value.fields["Term"] == 3
+    inner = value.fields["Entries"][0]
+    assert isinstance(inner, labgob.Foreign) and inner.fields == {"Term": 2, "Entries": ["x"]}

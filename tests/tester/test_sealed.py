@@ -98,7 +98,7 @@ def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
 @pytest.mark.parametrize(
     "make, why",
     [
-        (fx.MakeSendsGarbage, "a message labgob cannot decode"),
+        (fx.MakeSendsGarbage, "a message of unknown kind byte 104"),
         (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
     ],
 )
@@ -136,10 +136,16 @@ def _frame(data: bytes) -> bytes:
 @pytest.mark.parametrize(
     "data, why",
     [
-        (labgob.encode(["call", 1]), r"not a \(kind, \.\.\.\) tuple"),
-        (labgob.encode((1, 2)), r"not a \(kind, \.\.\.\) tuple"),
-        (labgob.encode(("save", {1: {2: {3: {4: {5: {6: {7: {8: {9: {10: 1}}}}}}}}}})), "too deep"),
-        (b"\xff\xff", "cannot decode"),
+        (b"\0" + labgob.encode(["call", 1]), r"not a \(kind, \.\.\.\) tuple"),
+        (b"\0" + labgob.encode((1, 2)), r"not a \(kind, \.\.\.\) tuple"),
+        (b"\0" + labgob.encode(("hello", {1: {2: {3: {4: {5: {6: {7: {8: {9: {}}}}}}}}}})), "deep"),
+        (b"\0\xff\xff", "cannot decode"),
+        (b"", "an empty message"),
+        (b"\xff", "unknown kind byte 255"),
+        (b"\x05\x01\x00", "'save' message cut short"),
+        (b"\x05" + struct.pack("<I", 99) + b"ab", "runs past its end"),
+        (b"\x06" + struct.pack("<Q", 1) + b"!", "1 bytes too many"),
+        (b"\x03" + struct.pack("<QI", 1, 1) + b"\xff" + struct.pack("<I", 0), "not UTF-8"),
     ],
 )
 def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> None:
@@ -151,9 +157,24 @@ def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> Non
 
 def test_the_channel_refuses_an_object_of_a_registered_class() -> None:
     chan, theirs = _pair()
-    theirs.sendall(_frame(labgob.encode(("save", fx.RequestVoteArgs()))))
+    theirs.sendall(_frame(b"\0" + labgob.encode(("hello", fx.RequestVoteArgs()))))
     with pytest.raises(WireError, match="holding a RequestVoteArgs"):
         chan.receive()
+
+
+def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
+    chan, theirs = _pair()
+    other = Channel(theirs)
+    for message in [
+        ("call", 7, "end-name", "Raft.AppendEntries", b"args"),
+        ("called", 7, None, "labrpc: no such method"),
+        ("rpc_done", 2**64 - 1, b"", ""),
+        ("save", b"state", b""),
+        ("taken", 3),
+        ("hello", "Raft", {"RequestVote": ["RequestVoteArgs", ["Term"]]}, True),
+    ]:
+        other.send(*message)
+        assert chan.receive() == message
 
 
 def test_expect_checks_a_messages_shape() -> None:

@@ -132,20 +132,32 @@ class Applied:
         return cls(**values)
 
 
+_ENDED = "(its process ended)"  # the error of a request whose host is gone
+
+
 class PeerGone(AssertionError):
     """A request to a host whose process has ended."""
 
 
 class _Answer:
-    """A request to a host, waiting for its answer."""
+    """A request to a host, waiting for its answer: a thread waits on done, or the
+    reader calls then(value, error) as the answer arrives."""
 
-    __slots__ = ("done", "value", "error")
+    __slots__ = ("done", "value", "error", "then")
 
-    def __init__(self) -> None:
+    def __init__(self, then: Callable[[Any, str | None], None] | None = None) -> None:
         self.done = threading.Lock()
         self.done.acquire()
         self.value: Any = None
         self.error: str | None = None  # set when the request failed
+        self.then = then
+
+    def give(self, value: Any, error: str | None) -> None:
+        self.value, self.error = value, error
+        if self.then is not None:
+            self.then(value, error)
+        else:
+            self.done.release()
 
 
 class _Host:
@@ -223,12 +235,25 @@ class _Host:
         except PeerGone:
             return None
         answer.done.acquire()
+        if answer.error == _ENDED:
+            return None  # a crashed server gives no reply
         if answer.error:
             raise LabrpcError(answer.error)
         return answer.value  # type: ignore[no-any-return]
 
-    def _ask(self, kind: str, *args: Any) -> _Answer:
-        answer = _Answer()
+    def rpc_later(
+        self, svc_meth: str, args: bytes, done: Callable[[bytes | None, str | None], None]
+    ) -> None:
+        """rpc(), answered by calling done(reply, error) (from the reader thread)."""
+        try:
+            self._ask("rpc", svc_meth, args, then=done)
+        except PeerGone:
+            done(None, None)
+
+    def _ask(
+        self, kind: str, *args: Any, then: Callable[[Any, str | None], None] | None = None
+    ) -> _Answer:
+        answer = _Answer(then)
         with self._mu:
             if self.gone:
                 raise PeerGone(f"server {self.server}'s process has ended")
@@ -287,8 +312,7 @@ class _Host:
             self.gone = True
             answers, self._answers = self._answers, {}
         for answer in answers.values():
-            answer.error = "(its process ended)"
-            answer.done.release()
+            answer.give(None, _ENDED if answer.then is None else None)
         if why and not self.killed:
             self.kill()
             self._runtime.fail(AssertionError(
@@ -310,9 +334,12 @@ class _Host:
             state, snap = expect(message, bytes, bytes)
             assert self._persister is not None
             self._persister.Save(state, snap)
-        elif kind in ("done", "rpc_done"):
+        elif kind == "done":
             token, value, error = expect(message, int, object, str)
-            self._answer(token, value, error or None if kind == "done" else error)
+            self._answer(token, value, error or None)
+        elif kind == "rpc_done":
+            token, reply, error = expect(message, int, (bytes, type(None)), str)
+            self._answer(token, reply, error or None)
         elif kind == "apply":
             token, fields, thread, where = expect(message, int, list, str, str)
             self._applies.put((token, Applied.from_fields(fields), thread, where))
@@ -344,8 +371,7 @@ class _Host:
             answer = self._answers.pop(token, None)
         if answer is None:
             raise WireError(f"an answer to request {token}, which was not asked or was answered")
-        answer.value, answer.error = value, error
-        answer.done.release()
+        answer.give(value, error)
 
     def _call(self, token: int, endname: str, svc_meth: str, args: bytes) -> None:
         """On a pool thread: the host's Call, through the network."""
@@ -463,6 +489,22 @@ class _RemoteServer(labrpc.Server):
         if reply is None:
             raise _NoReply
         return reply
+
+    def dispatch_later(
+        self,
+        svc_meth: str,
+        args_bytes: bytes,
+        done: Callable[[bytes | None, LabrpcError | None], None],
+    ) -> None:
+        """dispatch(), answered by calling done(reply, error): what labrpc's network
+        uses, so that no thread of the tester waits for a host's handler."""
+        with self._mu:
+            self._count += 1
+
+        def then(reply: bytes | None, error: str | None) -> None:
+            done(reply, LabrpcError(error) if error else None)
+
+        self._host.rpc_later(svc_meth, args_bytes, then)
 
 
 class _NoReply(LabrpcError):
