@@ -27,6 +27,7 @@ from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 import pytest
+from harness import leftovers
 from harness.thread_errors import running_in_own_code
 
 from labrpc.cpu import pin_to_one_cpu
@@ -42,21 +43,12 @@ BACKSTOP_EXTRA_SECONDS = 60.0
 _backstop_file: IO[str] | None = None
 
 
-def _thread_report(threads: list[threading.Thread]) -> str:
-    frames = sys._current_frames()
-    parts = []
-    for t in sorted(threads, key=lambda t: t.name):
-        frame = frames.get(t.ident) if t.ident is not None else None
-        stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
-        daemon = " daemon" if t.daemon else ""
-        parts.append(f"--- thread {t.name!r}{daemon} ---\n{stack}")
-    return "".join(parts)
-
-
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
-    """Fail a test that leaves a thread alive (after a grace period)."""
+    """Fail a test that leaves a thread alive (after a grace period), here or in a
+    sealed peer's process (harness/leftovers.py)."""
     before = set(threading.enumerate())
+    leftovers.take()
     yield
     deadline = time.monotonic() + THREAD_GRACE_SECONDS
     while True:
@@ -64,27 +56,16 @@ def no_thread_left_behind() -> Iterator[None]:
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
-    if left:
-        frames = sys._current_frames()
-        places: dict[str, list[str]] = {}  # what a thread runs and where it is -> names
-        for t in sorted(left, key=lambda t: t.name):
-            target = getattr(t, "_target", None)
-            what = f" running {getattr(target, '__qualname__', target)}" if target else ""
-            frame = frames.get(t.ident) if t.ident is not None else None
-            places.setdefault(f"{what}, now at {running_in_own_code(frame)}", []).append(t.name)
-        lines = []
-        for place, names in sorted(places.items(), key=lambda item: len(item[1])):
-            more = f" and {len(names) - 1} more" if len(names) > 1 else ""
-            lines.append(f"    {names[0]}{more}{place}")
-        pytest.fail(
-            f"{len(left)} thread(s) still alive {THREAD_GRACE_SECONDS:g} s after the test"
-            " ended:\n" + "\n".join(lines) + "\n"
-            "Kill() must make every thread the peer started return: a loop checks killed(),"
-            " and a thread waiting on a Condition or a queue needs a timeout or a wake-up"
-            " from Kill() (see the docstring of Kill in raft/raft.py).\n\n"
-            f"{_thread_report(left)}",
-            pytrace=False,
-        )
+    found = leftovers.take()
+    frames = sys._current_frames()
+    for t in left:
+        target = getattr(t, "_target", None)
+        frame = frames.get(t.ident) if t.ident is not None else None
+        stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
+        what = str(getattr(target, "__qualname__", target)) if target else ""
+        found.append(leftovers.Leftover(t.name, what, running_in_own_code(frame), stack))
+    if found:
+        pytest.fail(leftovers.describe(found, THREAD_GRACE_SECONDS), pytrace=False)
 
 
 def _timeout_of(item: pytest.Item) -> float:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,18 @@ def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build.build(tmp_path_factory.mktemp("dist"))
 
 
+_sealed = {"": ""}  # RAFTLAB_SEALED for the runs of the row under way (set by `mode`)
+
+
+@pytest.fixture(autouse=True, params=["in-process", "sealed"])
+def mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every row twice: a mistake's report must read the same with each peer in its own
+    process (harness/runtime/sealed.py)."""
+    _sealed[""] = "1" if request.param == "sealed" else ""
+    yield request.param
+    _sealed[""] = ""
+
+
 def run_lab(
     handout: Path, tmp_path: Path, mistake: str, *pytest_args: str, **env: str
 ) -> tuple[str, float]:
@@ -248,6 +261,7 @@ def run_files(
         (lab / path).write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RAFTLAB_"))}
     env.update(PYTHONPATH=str(lab), PYTHONDONTWRITEBYTECODE="1", RAFTLAB_TIMELINE="off")
+    env.update(RAFTLAB_SEALED=_sealed[""])
     env.update(extra_env)
     start = time.monotonic()
     done = subprocess.run(

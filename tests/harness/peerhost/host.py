@@ -33,7 +33,7 @@ from harness.causes import Causes
 from harness.hangs import local_thread_places
 from harness.rpckinds import describe_handlers
 from harness.runtime.wire import Channel
-from harness.thread_errors import ThreadErrors, ThreadFailure
+from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
 from labrpc.pool import HandlerPool
 from labrpc.service import LabrpcError, register_handler_types
@@ -204,8 +204,14 @@ class Host:
             if not left or time.monotonic() >= deadline:
                 break
             left[0].join(min(0.05, max(0.0, deadline - time.monotonic())))
-        names = {t.name for t in left}
-        places = [list(p) for p in local_thread_places() if p.name in names]
+        frames = sys._current_frames()
+        places = []
+        for t in left:
+            frame = frames.get(t.ident) if t.ident is not None else None
+            target = getattr(t, "_target", None)
+            what = str(getattr(target, "__qualname__", target)) if target else ""
+            stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
+            places.append([t.name, what, running_in_own_code(frame), stack])
         if self.race is not None:
             self.race.close()
         self.chan.send("done", token, places, "")
@@ -303,7 +309,22 @@ class _ApplyCh:
         self.put(item)
 
 
+def rebound(module: str, make: str) -> None:
+    """Print the lines of harness/causes.rebound_parameters for module's Raft: the
+    warnings pytest's header gives, for a test process that cannot import it."""
+    from harness.causes import rebound_parameters
+
+    cls = getattr(getattr(importlib.import_module(module), make), "raft_class", None)
+    cls = cls or getattr(sys.modules[module], "Raft", None)
+    if isinstance(cls, type):
+        for line in rebound_parameters(cls):
+            print(line)
+
+
 def main() -> None:
+    if sys.argv[1] == "--rebound":
+        rebound(sys.argv[2], sys.argv[3])
+        return
     fd, module, make = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     race = "--race" in sys.argv[4:]
     chan = Channel(socket.socket(fileno=fd))
