@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from bench import labrpc_bench, raft_bench
+from bench import labrpc_bench, raft_bench, sealed_bench
 from labrpc.cpu import pin_to_one_cpu
 
 
@@ -35,6 +35,7 @@ SECTIONS = {
     "snapshots": raft_bench.snapshot_report,
     "raft": raft_bench.report,
     "threads": thread_figures,
+    "sealed": sealed_bench.report,
 }
 
 

@@ -9,11 +9,16 @@ peer 0's process, the tester's network, peer 1's process, and back.
 from __future__ import annotations
 
 import queue
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from harness.config import make_config
+# The tester's package is harness, under tests/ (pytest puts it on the path; here we do).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from harness.config import make_config  # noqa: E402
 
 
 @dataclass
@@ -65,3 +70,106 @@ def round_trip(sealed: bool, calls: int) -> float:
         peer.Start(100)  # warm up
         hundredths, _, _ = peer.Start(calls)
         return float(hundredths) / 100
+
+
+def round_trips(calls: int, runs: int) -> tuple[list[float], list[float]]:
+    """round_trip in-process and sealed, by turns: (in-process figures, sealed figures)."""
+    inproc, sealed = [], []
+    for _ in range(runs):
+        inproc.append(round_trip(False, calls))
+        sealed.append(round_trip(True, calls))
+    return inproc, sealed
+
+
+@dataclass
+class PartRun:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of pytest and every process it waited for
+    peak: int  # most processes alive at once: pytest and its peer hosts
+    passed: bool
+
+
+PARTS = {
+    "3A": "tests/lab/test_raft_3a.py",
+    "3B": "tests/lab/test_raft_3b.py",
+    "3C": "tests/lab/test_raft_3c.py",
+    "3D": "tests/lab/test_raft_3d.py",
+}
+
+
+def run_part(part: str, sealed: bool) -> PartRun:
+    """One part's tests in a child pytest, in-process or sealed."""
+    import os
+    import resource
+    import subprocess
+    import threading
+
+    env = dict(os.environ, RAFTLAB_SEALED="1" if sealed else "")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", PARTS[part]],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    peak = [1]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], 1 + len(_children_of(child.pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = child.communicate()
+    wall = time.monotonic() - start
+    done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return PartRun(wall, cpu, peak[0], child.returncode == 0 and b" failed" not in out)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is pid (Linux /proc)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None:
+    import statistics
+
+    calls, runs = (1000, 3) if quick else (3000, 5)
+    inproc, sealed = round_trips(calls, runs)
+    print(
+        f"sealed RPC round trip: {statistics.median(sealed):6.1f} us sealed, "
+        f"{statistics.median(inproc):5.1f} us in-process (median of {runs} runs of {calls} "
+        f"peer-to-peer Calls each, by turns; sealed "
+        f"{', '.join(f'{x:.0f}' for x in sealed)})"
+    )
+    for part in parts if parts is not None else ([] if quick else list(PARTS)):
+        runs_of: dict[bool, list[PartRun]] = {False: [], True: []}
+        for _ in range(rounds or (1 if quick else 3)):
+            for mode in (False, True):
+                runs_of[mode].append(run_part(part, mode))
+        walls = {m: statistics.median(r.wall for r in rs) for m, rs in runs_of.items()}
+        cpus = {m: statistics.median(r.cpu for r in rs) for m, rs in runs_of.items()}
+        peak = max(r.peak for r in runs_of[True])
+        failed = sum(not r.passed for rs in runs_of.values() for r in rs)
+        print(
+            f"{part}: wall {walls[True]:5.1f} s sealed / {walls[False]:5.1f} s in-process = "
+            f"{walls[True] / walls[False]:.2f}; CPU {cpus[True]:5.1f} s / {cpus[False]:5.1f} s = "
+            f"{cpus[True] / cpus[False]:.2f}; peak processes sealed {peak}; medians of "
+            f"{len(runs_of[True])} runs each, by turns; failed runs {failed}"
+        )

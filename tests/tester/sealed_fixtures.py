@@ -48,6 +48,11 @@ class StuckGetState(Raft):
         raise AssertionError("unreachable")
 
 
+class UnlockedGetState(Raft):
+    def GetState(self) -> tuple[int, bool]:
+        return self.current_term, self.state == "leader"  # no `with self.mu`
+
+
 def _garbage(payload: bytes) -> None:
     """Write payload on the peer host's channel, whose fd is in its command line."""
     time.sleep(0.3)
@@ -85,4 +90,5 @@ MakeExits = _maker(Exits)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
+MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)

@@ -115,6 +115,16 @@ def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     assert "server 0's process exited (exit code 3) while the test ran" in message
 
 
+def test_race_mode_runs_in_the_peers_and_reports_as_in_process() -> None:
+    with pytest.raises(AssertionError) as failure:
+        with make_config(3, False, race=True, make=fx.MakeUnlockedGetState, sealed=True) as cfg:
+            for _ in range(10):
+                cfg.checkOneLeader()
+    message = str(failure.value)
+    assert message.startswith("DATA RACE: read of rf.current_term by thread "), message
+    assert "without holding rf.mu (in GetState, sealed_fixtures.py:" in message
+
+
 def test_a_hung_call_lists_the_peers_threads() -> None:
     message = _fails(fx.MakeStuckGetState)
     assert message.startswith("GetState() on server 0 has not returned after 5 s")
