@@ -21,7 +21,7 @@ export RAFTLAB_SEALED := $(SEALED)
 endif
 
 .PHONY: test test-3A test-3B test-3C test-3D test-beyond-go test-all test-lab test-tester \
-	test-reference test-race test-browser test-bugs lint bench stress handout grade bench-grade \
+	test-reference test-race test-sealed test-browser test-bugs lint bench stress handout grade bench-grade \
 	autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
@@ -50,6 +50,10 @@ test-beyond-go: $(STAMP)
 # Every lab test, Go's and beyond Go's (test-lab too).
 test-all test-lab: $(STAMP)
 	$(PYTEST) $(ARGS) tests/lab
+
+# Every lab test sealed: each peer its own process (tests/harness/runtime/sealed.py).
+test-sealed: $(STAMP)
+	RAFTLAB_SEALED=1 $(PYTEST) $(ARGS) tests/lab
 
 test-tester: $(STAMP)
 	$(PYTEST) $(ARGS) tests/tester
@@ -106,8 +110,10 @@ handout: $(STAMP)
 	$(PY) -m handout
 
 # Course staff: grade a folder of submissions with the pristine handout (grade/).
-# make grade SUBMISSIONS=dir [PARTS="3A 3B"] [RUNS=3] [P=2] [UNSANDBOXED=1] [ROSTER=roster.csv] [BUDGET=minutes];
-# results in grades/<date-time>/.  BUDGET: a submission's runs in all (default: from PARTS and RUNS).
+# make grade SUBMISSIONS=dir [PARTS="3A 3B"] [RUNS=3] [P=2] [UNSANDBOXED=1] [ROSTER=roster.csv] [BUDGET=minutes]
+# [SEALED=0]; results in grades/<date-time>/.  BUDGET: a submission's runs in all (default: from PARTS
+# and RUNS).  Runs are sealed (each Raft peer its own sandboxed process, the test process outside it)
+# unless SEALED=0: then the Raft runs in the test process, the whole run in the sandbox.
 SUBMISSIONS ?=
 PARTS ?=
 RUNS ?= 3
@@ -117,19 +123,21 @@ grade: handout
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: give the folder of submissions, e.g. make grade SUBMISSIONS=~/project3-submissions"; exit 2; }
 	$(PY) -m grade '$(SUBMISSIONS)' --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) $(if $(P),-p $(P)) \
 		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(BUDGET),--budget $(BUDGET)) \
-		$(if $(filter 1,$(UNSANDBOXED)),--unsandboxed)
+		$(if $(filter 1,$(UNSANDBOXED)),--unsandboxed) $(if $(filter 0,$(SEALED)),--in-process)
 
 # The grader's figures: COPIES copies of the reference graded at the default P; COMPARE=K
-# grades them K times sandboxed and K times not, by turns, and prints the ratio.
+# grades them K times sandboxed and K times not, by turns, and prints the ratio; COMPARE_SEALED=K
+# grades them K times sealed and K times in-process, by turns.  SEALED=0: in-process gradings.
 COPIES ?= 20
 bench-grade: handout
 	$(PY) -m bench.grading --copies $(COPIES) --runs $(RUNS) --parts $(or $(PARTS),3A) $(if $(P),-p $(P)) \
-		$(if $(COMPARE),--compare $(COMPARE))
+		$(if $(COMPARE),--compare $(COMPARE)) $(if $(COMPARE_SEALED),--compare-sealed $(COMPARE_SEALED)) \
+		$(if $(filter 0,$(SEALED)),--in-process)
 
-# dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS and RUNS as for grade.
+# dist/autograder.zip for Gradescope (grade/gradescope.py); PARTS, RUNS and SEALED=0 as for grade.
 autograder: handout
 	$(PY) -m grade.gradescope build --runs $(RUNS) $(if $(PARTS),--parts $(PARTS)) \
-		$(if $(filter 1,$(CHANGED)),--allow-changed)
+		$(if $(filter 1,$(CHANGED)),--allow-changed) $(if $(filter 0,$(SEALED)),--in-process)
 
 clean:
 	rm -rf $(VENV) *.egg-info dist
