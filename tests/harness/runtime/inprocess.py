@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import labrpc
 from harness import race as racecheck
+from harness import runtime
 from harness.applych import ApplyChannel
 from harness.causes import Causes
 from harness.hangs import ThreadPlace, local_thread_places
@@ -24,8 +25,11 @@ from harness.rpckinds import RpcKinds
 from harness.thread_errors import ThreadErrors
 from labrpc.service import register_handler_types
 
-if TYPE_CHECKING:  # raft.persister imports the raft package, and so the student's raft.py,
-    from raft.persister import Persister  # which a sealed test process must never import
+# raft.persister imports the raft package, and so the student's raft.py: in-process, at
+# once (a raft.py that cannot be imported fails the tests as they load); never in a
+# sealed test process, which must run no student code.
+if TYPE_CHECKING or not runtime.sealed_enabled():
+    from raft.persister import Persister
 
 __all__ = ["InProcess", "raft_class_of"]
 
