@@ -53,6 +53,9 @@ What it catches, each raised by run() at once (every thread is then ended):
   point; the message has its stack and the rule: every loop must sleep or wait. (A
   periodic SIGALRM checks: main thread only. pytest-timeout's own alarm is kept: it
   still fires at its deadline, in the scheduler.)
+  The same error, as a LIVELOCK, when the virtual clock stands still for twice that
+  although threads keep switching (a loop that only polls, or threads that hand work
+  to each other for ever): nothing would ever let time move.
 * UnsupportedPrimitive: a socket, select, an asyncio event loop, subprocess,
   multiprocessing, os.fork/system/posix_spawn, called from simulated code: the message
   names it and says to run without SIM.

@@ -237,8 +237,7 @@ _REFUSED: list[tuple[Any, str, str]] = [
     (os, "posix_spawn", "os.posix_spawn"),
     (os, "posix_spawnp", "os.posix_spawnp"),
     (multiprocessing.process.BaseProcess, "start", "a multiprocessing process"),
-    (asyncio.base_events.BaseEventLoop, "run_forever", "an asyncio event loop"),
-    (asyncio.base_events.BaseEventLoop, "run_until_complete", "an asyncio event loop"),
+    (asyncio.events.BaseDefaultEventLoopPolicy, "new_event_loop", "an asyncio event loop"),
 ]
 
 

@@ -162,7 +162,7 @@ def busy(world: World, task: _Task) -> str:
 
 def livelock(world: World) -> str:
     return (
-        f"LIVELOCK: threads kept running for {world.busy_limit:g} s of real time, and "
+        f"LIVELOCK: threads kept running for {2 * world.busy_limit:g} s of real time, and "
         f"{world.decisions} scheduling decisions so far, but the virtual clock stayed at "
         f"{world.now():.6f} s: no thread sleeps or waits with a timeout long enough for "
         f"time to move (a loop that polls, or waits with a timeout of 0). The rule: {RULE}."

@@ -258,6 +258,8 @@ class World:
         self._patches: Any = None
         self._alarm: Any = None
         self._clock_seen = (0, 0.0)
+        self._pending: tuple[Any, ...] | None = None  # what the alarm found, for the hub
+        self._failing = False  # ending the threads after a failure
 
     # -- public API ---------------------------------------------------------
 
@@ -347,8 +349,13 @@ class World:
         main_task = self._spawn(main, (), {}, threading.current_thread(), ident=self._os_ident)
         main_task.daemon = False
         self._alarm_start()
+        self._pending = None
+        self._failing = False
         try:
             self._loop(main_task, outcome)
+        except BaseException:
+            self._failing = True
+            raise
         finally:
             try:
                 self._kill_all()
@@ -411,8 +418,12 @@ class World:
     def _loop(self, main: _Task, outcome: list[Any]) -> None:
         exit_deadline: int | None = None
         while True:
+            if self._pending is not None:
+                note, self._pending = self._pending, None
+                self._handle(note)
             if main.done:
                 if outcome and outcome[0][0] != "ok":
+                    self._failing = True
                     return
                 if not any(not t.daemon for t in self._tasks.values()):
                     return
@@ -495,8 +506,11 @@ class World:
         self._killing = True
         previous_hook = threading.excepthook
 
+        failing = self._failing
+
         def quiet(args: Any) -> None:
-            if not isinstance(args.exc_value, SimExit):
+            # After a failure, what the ended threads raise is its consequence.
+            if not failing and not isinstance(args.exc_value, SimExit):
                 previous_hook(args)
 
         threading.excepthook = quiet
@@ -643,35 +657,31 @@ class World:
             _real_setitimer(signal.ITIMER_REAL, max(deadline - _real_monotonic(), 0.001))
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
+        """Runs between two bytecodes of whatever runs: it only sets _pending for the
+        hub to act on at its next turn, except for a busy loop, whose thread will not
+        give the hub a turn: that one is switched out of here."""
         alarm = self._alarm
-        if alarm is None:
+        if alarm is None or self._hub is None or self._killing:
             return
         now = _real_monotonic()
         previous_handler, deadline = alarm
         task = self._current
+        in_task = task is not None and greenlet.getcurrent() is task.glet
         if deadline is not None and now >= deadline and callable(previous_handler):
-            alarm[1] = None  # fired: not re-armed at the end
-            if task is None or self._hub is None:
-                previous_handler(signum, frame)
-                return
-            self._hub.switch(("alarm", task, previous_handler, signum))
-            raise SimExit
-        if self._hub is None or self._killing:
+            alarm[1] = None  # pytest-timeout's: fired here, not re-armed at the end
+            self._pending = ("alarm", task, previous_handler, signum)
             return
+        if in_task and now - self._slice_start >= self.busy_limit:
+            assert task is not None
+            self._hub.switch(("busy", task))
+            raise SimExit  # only a kill resumes it
         seen_now, seen_at = self._clock_seen
         if seen_now != self._now:
             self._clock_seen = (self._now, now)
-        elif now - seen_at >= self.busy_limit:
+        elif now - seen_at >= 2 * self.busy_limit:
+            # the clock stood still that long although no one thread ran busy_limit
             self._clock_seen = (self._now, now)
-            if task is None:
-                raise BusyLoopError(report.livelock(self))
-            self._hub.switch(("livelock", task))
-            raise SimExit
-        if task is None:
-            return
-        if now - self._slice_start >= self.busy_limit and greenlet.getcurrent() is task.glet:
-            self._hub.switch(("busy", task))
-            raise SimExit
+            self._pending = ("livelock", task)
 
 
 # Greenlets of tasks that would not end: kept, so that no garbage collection runs
