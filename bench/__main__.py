@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from bench import labrpc_bench, raft_bench, sealed_bench
+from bench import labrpc_bench, raft_bench, sealed_bench, sim_bench
 from labrpc.cpu import pin_to_one_cpu
 
 
@@ -36,6 +36,7 @@ SECTIONS = {
     "raft": raft_bench.report,
     "threads": thread_figures,
     "sealed": sealed_bench.report,
+    "sim": sim_bench.report,
 }
 
 
