@@ -497,6 +497,45 @@ def test_deadlock_reports_the_wait_for_graph() -> None:
     assert "Locks held:" in text and "'ab' holds the lock made at" in text
 
 
+def test_a_cycle_of_lock_waits_fails_while_other_threads_still_run() -> None:
+    def main() -> None:
+        mu = threading.Lock()
+
+        def ticker() -> None:  # keeps timers pending: not every thread is blocked
+            while True:
+                time.sleep(0.01)
+
+        def twice() -> None:
+            with mu:
+                mu.acquire()  # a thread taking a Lock it holds waits for ever
+
+        threading.Thread(target=ticker, daemon=True).start()
+        t = threading.Thread(target=twice, name="twice")
+        t.start()
+        time.sleep(0.5)
+        with mu:  # the main thread waits behind it
+            pass
+
+    with pytest.raises(sim.DeadlockError) as info:
+        run(main)
+    text = str(info.value)
+    assert "threads wait for each other's locks in a cycle" in text
+    assert "'twice' waits for the lock made at" in text and "held by itself" in text
+    assert "(mu.acquire()  # a thread taking a Lock it holds waits for ever)" in text
+    assert "DEADLOCK at virtual time 1.000000 s" in text  # CYCLE_GRACE after it began
+
+
+def test_a_lock_another_thread_releases_in_time_is_no_deadlock() -> None:
+    def main() -> float:
+        mu = threading.Lock()
+        mu.acquire()
+        threading.Timer(0.5, mu.release).start()  # Go-style: released by another thread
+        mu.acquire()
+        return now()
+
+    assert run(main)[0] == 0.5
+
+
 def test_busy_loop_is_reported_with_its_stack_and_the_rule() -> None:
     def main() -> None:
         flag = []

@@ -49,6 +49,11 @@ What it catches, each raised by run() at once (every thread is then ended):
   wait-for graph: each thread, what it waits for (the lock, with the line that made it
   and the thread holding it, and where that thread acquired it; a Condition/Event/
   Queue wait; a join), and the file:line of its stack top; then every lock held.
+  The same error for a cycle of threads each waiting, with no timeout, for a lock the
+  next one holds (a thread taking a Lock it holds is a cycle of one), once the cycle
+  has stood 1 virtual s (CYCLE_GRACE_NS; a plain Lock may be released by another
+  thread, Go-style): other threads may still run and keep timers pending, as a Raft's
+  other peers do while one peer's threads are deadlocked on its rf.mu.
 * BusyLoopError: a thread ran busy_limit (2) s of real time without reaching a switch
   point; the message has its stack and the rule: every loop must sleep or wait. (A
   periodic SIGALRM checks: main thread only. pytest-timeout's own alarm is kept: it

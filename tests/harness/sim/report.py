@@ -89,7 +89,7 @@ def describe_task(task: _Task, world: World) -> str:
         api = _api(frame)
         if what._sentinel_of is not None:
             state = f"waits for thread {what._sentinel_of.name!r} to end"
-        elif what._owner is task:  # a Condition's waiter: Condition/Event/Queue/... wait
+        elif what._waiter:  # a Condition's waiter: Condition/Event/Queue/... wait
             state = f"waits in {api or 'a wait'}"
         else:
             owner = what._owner
@@ -119,8 +119,8 @@ def _held_locks(world: World) -> list[str]:
         if not isinstance(obj, SimLock) or not obj._locked or obj._sentinel_of is not None:
             continue
         owner = obj._owner
-        if owner is None or id(owner) not in live or owner.blocked_on is obj:
-            continue  # a Condition waiter in use, or a lock of no live thread
+        if owner is None or id(owner) not in live or obj._waiter:
+            continue  # a Condition's waiter, or a lock of no live thread
         lines.append(
             (
                 owner.id,
@@ -139,6 +139,27 @@ def deadlock(world: World) -> str:
         "and where):\n"
         + "\n".join(describe_task(t, world) for t in world._tasks.values())
         + ("\nLocks held:\n" + "\n".join(held) if held else "\nNo lock is held.")
+    )
+
+
+def cycle(world: World, chain: list[tuple[_Task, SimLock]], since: int) -> str:
+    links = []
+    for task, lock in chain:
+        owner = lock._owner
+        whom = "itself" if owner is task else repr(owner.name if owner else None)
+        frame = task.glet.gr_frame if task.glet is not None else None
+        links.append(
+            f"  {task.name!r} waits for {describe_lock(lock)}, held by {whom} "
+            f"(acquired at {format_site(lock._site)})\n"
+            f"      at {format_site(site(frame), source=True)}"
+        )
+    return (
+        f"DEADLOCK at virtual time {world.now():.6f} s: threads wait for each other's "
+        f"locks in a cycle, with no timeout, since {since / 1e9:.6f} s (other threads "
+        "still run, but none has released these locks):\n"
+        + "\n".join(links)
+        + "\nEvery thread:\n"
+        + "\n".join(describe_task(t, world) for t in world._tasks.values())
     )
 
 

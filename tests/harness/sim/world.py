@@ -50,6 +50,11 @@ IDENT_BASE = 1 << 56
 WATCH_INTERVAL = 0.1
 
 _TIME_JUMP = 1 << 63
+_CONDITION_WAIT = threading.Condition.wait.__code__
+# A cycle of threads waiting (with no timeout) for locks the next one holds fails the
+# run once it has stood this long (virtual s), even while other threads still run. Not
+# at once: a plain Lock may be released by a thread other than its owner.
+CYCLE_GRACE_NS = 1_000_000_000
 
 # The installed World, if any (one at a time per process).
 _installed: World | None = None
@@ -115,14 +120,29 @@ class SimLock:
     blocks the simulated thread (a switch point); timeouts are virtual. Used outside a
     running World it behaves as a lock that cannot wait (it raises instead of blocking)."""
 
-    __slots__ = ("_locked", "_owner", "_waiters", "_site", "_made", "_sentinel_of", "__weakref__")
+    __slots__ = (
+        "_locked",
+        "_owner",
+        "_waiters",
+        "_site",
+        "_made",
+        "_sentinel_of",
+        "_waiter",
+        "__weakref__",
+    )
 
     def __init__(self) -> None:
         self._locked = False
         self._owner: _Task | None = None  # who acquired it (for the wait-for graph)
         self._waiters: list[_Task] = []
         self._site: tuple[Any, int] | None = None  # (code, line) of the last acquire
-        self._made = report.site(sys._getframe(1))  # where it was created
+        caller = sys._getframe(1)
+        self._made = report.site(caller)  # where it was created
+        # a Condition's waiter: its owner waits on it until notified, no deadlock
+        outer = caller.f_back  # allocate_lock() (patches.py) in between
+        self._waiter = caller.f_code is _CONDITION_WAIT or (
+            outer is not None and outer.f_code is _CONDITION_WAIT
+        )
         self._sentinel_of: _Task | None = None  # a thread's end-of-life lock (join)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -259,6 +279,7 @@ class World:
         self._alarm: Any = None
         self._clock_seen = (0, 0.0)
         self._pending: tuple[Any, ...] | None = None  # what the alarm found, for the hub
+        self._cycle: tuple[Any, int] | None = None  # a cycle of lock waits, since when
         self._failing = False  # ending the threads after a failure
 
     # -- public API ---------------------------------------------------------
@@ -483,6 +504,7 @@ class World:
             heapq.heappop(timers)  # stale: the task was woken otherwise
         if not timers:
             return False
+        self._check_cycles()
         when = timers[0][0]
         if self.time_limit is not None and when > _ns(self.time_limit):
             raise SimTimeLimit(
@@ -497,6 +519,41 @@ class World:
             if task.token == token:
                 self._wake_blocked(task, False)
         return True
+
+    def _check_cycles(self) -> None:
+        """Raise DeadlockError for a cycle of lock waits that has stood CYCLE_GRACE_NS."""
+        cycle = self._lock_cycle()
+        if cycle is None:
+            self._cycle = None
+            return
+        key = tuple((t.id, id(lock)) for t, lock in cycle)
+        if self._cycle is None or self._cycle[0] != key:
+            self._cycle = (key, self._now)
+        elif self._now - self._cycle[1] >= CYCLE_GRACE_NS:
+            raise DeadlockError(report.cycle(self, cycle, self._cycle[1]))
+
+    def _lock_cycle(self) -> list[tuple[_Task, SimLock]] | None:
+        """Threads each waiting, with no timeout, for a lock the next one holds, the
+        last for one the first holds; None if there is no such cycle."""
+        for start in self._tasks.values():
+            chain: list[tuple[_Task, SimLock]] = []
+            task: _Task | None = start
+            while task is not None:
+                lock = task.blocked_on
+                if (
+                    not isinstance(lock, SimLock)
+                    or task.deadline is not None
+                    or lock._waiter
+                    or lock._sentinel_of is not None
+                ):
+                    break
+                chain.append((task, lock))
+                task = lock._owner
+                if task is start:
+                    return chain
+                if any(t is task for t, _ in chain) or len(chain) > len(self._tasks):
+                    break  # a cycle that does not pass start: found from one of its own
+        return None
 
     def _kill_all(self) -> None:
         """End every live task: SimExit is raised where it waits; any wait it then
