@@ -558,6 +558,27 @@ def test_busy_loop_is_reported_with_its_stack_and_the_rule() -> None:
     assert "while not flag:" in text and __file__ in text
 
 
+_REAL_LOCK = threading.Lock()  # made at import, before any World: a real lock
+
+
+def test_a_real_lock_held_across_a_switch_is_caught_by_the_watchdog() -> None:
+    def main() -> None:
+        def holder() -> None:
+            with _REAL_LOCK:
+                time.sleep(1)  # a switch point while holding a real lock
+
+        threading.Thread(target=holder, daemon=True).start()
+        time.sleep(0.1)
+        with _REAL_LOCK:  # blocks the OS thread, every simulated thread with it
+            pass
+
+    with pytest.raises(sim.BusyLoopError) as info:
+        run(main, busy_limit=0.5)
+    assert "made before the World was installed" in str(info.value)
+    assert "with _REAL_LOCK:  # blocks the OS thread" in str(info.value)
+    assert not _REAL_LOCK.locked()  # the holder was ended, and released it
+
+
 def test_livelock_is_reported() -> None:
     def main() -> None:
         ping: queue.Queue[int] = queue.Queue()
@@ -593,6 +614,7 @@ def test_time_limit() -> None:
         ("os.fork", lambda: os.fork()),
         ("select.select", lambda: __import__("select").select([], [], [], 0)),
         ("asyncio", lambda: __import__("asyncio").new_event_loop()),
+        ("multiprocessing", lambda: __import__("multiprocessing").Process(target=print).start()),
     ],
 )
 def test_unsupported_primitive_fails_at_once(what: str, call: Callable[[], Any]) -> None:

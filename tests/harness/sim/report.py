@@ -176,7 +176,9 @@ def busy(world: World, task: _Task) -> str:
         f"BUSY LOOP: thread {task.name!r} ran {world.busy_limit:g} s of real time without "
         "reaching a switch point (a lock it has to wait for, a Condition or Event wait, "
         "a queue get/put that waits, join or time.sleep): under the simulation no other "
-        f"thread and no clock can move meanwhile. The rule: {RULE}.\n"
+        f"thread and no clock can move meanwhile. The rule: {RULE}. (Or it is blocked in "
+        "what the simulation does not see: a lock or queue made before the World was "
+        "installed, held by a simulated thread that waits, or a C call that blocks.)\n"
         f"At virtual time {world.now():.6f} s it was here:\n{stack(task)}"
     )
 
