@@ -1,7 +1,7 @@
 """make grade SUBMISSIONS=dir [PARTS= RUNS= P= ROSTER= BUDGET=]: grade a folder of submissions.
 
     python -m grade SUBMISSIONS [--parts 3A 3B] [--runs 3] [-p 2] [--out grades]
-                    [--roster roster.csv] [--budget MINUTES]
+                    [--roster roster.csv] [--budget MINUTES] [--in-process]
 
 Every project3_NAME.tar.gz, .tgz and .zip in SUBMISSIONS (as make submit names
 it) is NAME's submission; with a roster (columns archive and student), every
@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         help="grade even where no sandbox can be had (UNSANDBOXED=1 does the same); "
         "every report says so",
     )  # fmt: skip
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="run each student's Raft in the process of pytest and the tester, the whole "
+        "run in the sandbox (make grade SEALED=0), rather than sealed: each peer its own "
+        "process in a sandbox of its own, the test process outside it; every report says which",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the children too, as Ctrl-C does
     console = Console(stderr=True)
@@ -125,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             markup=False,
         )
         return 2
-    console.print(f"grade: {isolation.describe()}", markup=False)
+    limits = Limits(seconds=args.time_limit, isolation=isolation, sealed=not args.in_process)
+    console.print(f"grade: {runner.describe(limits)}", markup=False)
     trusted = _hashes(args.handout)  # what grading trusts, as it is now, kept in memory
     out = args.out / time.strftime("%Y-%m-%d-%H%M%S")
     parts = " ".join(sorted({t.part for t in tests}))
-    limits = Limits(seconds=args.time_limit, isolation=isolation)
     budget = (
         args.budget * 60 if args.budget is not None
         else grader.default_budget(tests, args.runs, limits)

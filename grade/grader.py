@@ -261,7 +261,7 @@ def grade_one(
     run (for progress).  Only an interrupt (runner.Stopped) escapes: any other
     failure is the result's refusal."""
     result = Result(submission, tests, runs, flags=list(submission.flags),
-                    isolation=limits.isolation.describe())  # fmt: skip
+                    isolation=runner.describe(limits))  # fmt: skip
     if not limits.isolation.sandboxed:
         result.flags.append(f"graded UNSANDBOXED ({result.isolation})")
     private: Path | None = None

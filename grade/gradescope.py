@@ -61,14 +61,19 @@ exec "$root/venv/bin/python" -m grade.gradescope run --root "$root"
 """
 
 
-def build(out: Path, handout: Path, parts: list[str] | None, runs: int, visibility: str) -> Path:
+def build(
+    out: Path, handout: Path, parts: list[str] | None, runs: int, visibility: str,
+    sealed: bool = True,
+) -> Path:  # fmt: skip
     """Write out/autograder.zip: setup.sh, run_autograder, grade/, the pristine
-    handout (pristine/), the settings and the requirements."""
+    handout (pristine/), the settings and the requirements. sealed: each run's
+    peers in processes (and sandboxes) of their own, the test process outside them
+    (runner.Limits.sealed); else the whole run in one sandboxed process."""
     pristine = Pristine(handout)  # checks it, and that the parts have tests
     lab_tests(pristine.lab_tests, parts)
     if visibility not in VISIBILITY:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITY)}, not {visibility!r}")
-    settings = {"parts": parts, "runs": runs, "visibility": visibility}
+    settings = {"parts": parts, "runs": runs, "visibility": visibility, "sealed": sealed}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "autograder.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
@@ -104,7 +109,8 @@ def run(root: Path) -> dict[str, Any]:
     try:
         pristine = Pristine(source / "pristine")
         tests = lab_tests(pristine.lab_tests, settings["parts"])
-        result = _grade(root / "submission", pristine, tests, int(settings["runs"]))
+        sealed = settings.get("sealed", True) is not False  # a zip from before: sealed
+        result = _grade(root / "submission", pristine, tests, int(settings["runs"]), sealed)
         results = _results(result, settings["visibility"])
     except (HandoutError, PointsError) as e:  # the autograder's own fault: say so
         results = {"score": 0.0, "output": f"The autograder is broken, not your code: {e}",
@@ -118,7 +124,9 @@ def run(root: Path) -> dict[str, Any]:
     return results
 
 
-def _grade(folder: Path, pristine: Pristine, tests: list[LabTest], runs: int) -> grader.Result:
+def _grade(
+    folder: Path, pristine: Pristine, tests: list[LabTest], runs: int, sealed: bool = True
+) -> grader.Result:
     """Gradescope puts the upload in folder: an archive (graded like make grade's),
     or loose files (a zip it unpacked, or raft.py alone)."""
     entries = sorted(folder.iterdir()) if folder.is_dir() else []
@@ -138,7 +146,7 @@ def _grade(folder: Path, pristine: Pristine, tests: list[LabTest], runs: int) ->
         # had (a container that refuses namespaces), runs drop to uid NOBODY and what
         # they leave behind is swept by uid; the staff's entry says which it was.
         isolation = sandbox.detect()
-        limits = Limits(isolation=isolation, sweep_uid=not isolation.sandboxed)
+        limits = Limits(isolation=isolation, sweep_uid=not isolation.sandboxed, sealed=sealed)
         result = grader.grade_one(submission, pristine, tests, runs, limits)
     if result.flags:  # for the staff: stdout is theirs, the results' output is the student's
         print("FLAGGED FOR REVIEW:\n  " + "\n  ".join(result.flags))
@@ -195,7 +203,9 @@ def _results(result: grader.Result, visibility: str) -> dict[str, Any]:
         "output": summary,
         "visibility": visibility,
         "stdout_visibility": "hidden",
-        "extra_data": {"flags": result.flags, "refused": result.refused},
+        "extra_data": {
+            "flags": result.flags, "refused": result.refused, "isolation": result.isolation,
+        },
         "tests": tests,
     }
 
@@ -211,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--parts", nargs="*", default=None)
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--visibility", default="visible", choices=VISIBILITY)
+    b.add_argument(
+        "--in-process", action="store_true",
+        help="grade each run in one sandboxed process, not sealed (make autograder SEALED=0)",
+    )  # fmt: skip
     b.add_argument(
         "--allow-changed", action="store_true",
         help="build even from files that differ from git's HEAD (make autograder CHANGED=1)",
@@ -233,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             parts = [p.upper() for p in args.parts] if args.parts else None
-            path = build(args.out, args.handout, parts, args.runs, args.visibility)
+            path = build(
+                args.out, args.handout, parts, args.runs, args.visibility, not args.in_process
+            )
         except (HandoutError, PointsError, ValueError) as e:
             print(e, file=sys.stderr)
             return 2

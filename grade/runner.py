@@ -1,5 +1,13 @@
 """One run of one lab test against a student's raft.py, in a child process.
 
+A run is sealed (Limits.sealed: make grade's default) or in-process. Sealed, the
+child is the run's test process (pytest, the tester, the report plugin), which
+imports no student code: it runs at the grader's uid outside the sandbox, and
+starts each Raft peer as a peer host (tests/harness/runtime/sealed.py) inside a
+sandbox of its own (RAFTLAB_PEER_WRAP, _peer_wrap), which sees neither the run's
+folder nor another peer's. In-process, the student's Raft runs in the child,
+and what follows applies to the whole child.
+
 The child is untrusted: it runs the student's code.  So each run gets a fresh
 copy of the pristine handout, a minimal environment, a wall-clock limit, and
 memory and file-size limits (childside/launch.py sets them in the child).  The
@@ -121,6 +129,10 @@ class Limits:
     # is a per-uid RLIMIT_NPROC and memory the per-process limit above.
     run_memory_bytes: int = 4 * 1024**3
     processes: int = 512  # processes and threads
+    # The same, for a sealed run: its peers' threads and the test process's that serve
+    # them are about twice an in-process run's (ManyElections3A: 574 at its peak, 287
+    # in-process), and a restart or a spare is a whole process.
+    sealed_processes: int = 2048
     cpu_seconds: float = 480.0  # two cores busy for the whole wall-clock limit
     # The OS sandbox runs are in (sandbox.detect(); none unless given).
     isolation: Isolation = field(default_factory=sandbox.unsandboxed)
@@ -128,6 +140,29 @@ class Limits:
     # PID namespace nor a cgroup, the only way to reach what a run left with setsid.
     # Only for one run at a time (Gradescope): it would kill a concurrent run too.
     sweep_uid: bool = False
+    # Sealed (make grade's and the autograder's default): the run's test process
+    # (pytest, the tester, the report) runs no student code and is trusted, outside
+    # the sandbox; each Raft peer is a process of its own (a peer host,
+    # harness/runtime/sealed.py) inside a sandbox of its own. In-process (False):
+    # the student's Raft runs in the test process, and the whole run is sandboxed.
+    sealed: bool = False
+
+
+SEALED = (
+    "sealed: each Raft peer its own process{where}; pytest, the tester and the report in "
+    "a process that runs no student code"
+)
+IN_PROCESS = "in-process: the Raft in the process of pytest, the tester and the report{where}"
+
+
+def describe(limits: Limits) -> str:
+    """The isolation and the way the runs ran, for the start of a grading and every report."""
+    isolation = limits.isolation
+    if limits.sealed:
+        where = ", in a sandbox of its own" if isolation.sandboxed else ""
+        return f"{isolation.describe()}; {SEALED.format(where=where)}"
+    where = ", all in the sandbox" if isolation.sandboxed else ""
+    return f"{isolation.describe()}; {IN_PROCESS.format(where=where)}"
 
 
 @dataclass
@@ -171,31 +206,42 @@ def run_test(
     python = sandbox.python() if isolation.sandboxed else sys.executable
     sandboxed = isolation.sandboxed
     drop = ["--user", str(isolation.uid)] if isolation.uid is not None else []
+    processes = limits.sealed_processes if limits.sealed else limits.processes
     cage = (
         Cage(isolation.cgroup, f"raftlab-run-{os.getpid()}-{next(_cage_numbers)}",
-             sandbox.Limits(limits.run_memory_bytes, limits.processes, limits.cpu_seconds))
+             sandbox.Limits(limits.run_memory_bytes, processes, limits.cpu_seconds))
         if isolation.sandboxed and isolation.cgroup else None
     )  # fmt: skip
-    nproc = [] if cage is not None or not sandboxed else ["--nproc", str(limits.processes)]
+    nproc = [] if cage is not None or not sandboxed else ["--nproc", str(processes)]
     childside = sandbox.inside(CHILDSIDE) if sandboxed else CHILDSIDE
-    inner = [
+    launch = [
         python, "-S", str(childside / "launch.py"), str(limits.memory_bytes),
         str(limits.file_bytes), *drop, *nproc, "--",
+    ]  # fmt: skip
+    pytest = [
         python, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
         "-p", "raftlab_grade_report", f"--grade-report={report}", test.node_id,
     ]  # fmt: skip
-    if isolation.uid is not None:
-        _give(workdir, isolation.uid)
-    if sandboxed:
-        inner = sandbox.wrap(isolation, inner, workdir, sandbox.readable(CHILDSIDE), cwd=copy)
+    if limits.sealed:
+        env = _environment(copy, workdir, seed, sandboxed=False)
+        env["RAFTLAB_SEALED"] = "1"
+        env[PEER_WRAP] = json.dumps(_peer_wrap(isolation, launch, copy, workdir))
+        # The test process: its limits, at the grader's uid, outside the sandbox.
+        inner = [python, "-S", str(CHILDSIDE / "launch.py"), str(limits.memory_bytes),
+                 str(limits.file_bytes), "--", *pytest, "--sealed"]  # fmt: skip
+    else:
+        env = _environment(copy, workdir, seed, sandboxed)
+        inner = launch + pytest
+        if isolation.uid is not None:
+            _give(workdir, isolation.uid)
+        if sandboxed:
+            inner = sandbox.wrap(isolation, inner, workdir, sandbox.readable(CHILDSIDE), cwd=copy)
     joins = [arg for path in (cage.procs_files() if cage else []) for arg in ("--cgroup", path)]
     command = [python, "-S", str(CHILDSIDE / "enter.py"), *joins, "--", *inner] if joins else inner
     start = time.monotonic()
     try:
         returncode, timed_out, _ = _children.run(
-            command, copy, _environment(copy, workdir, seed, sandboxed), output_path,
-            limits.seconds,
-            cage, limits.cpu_seconds,
+            command, copy, env, output_path, limits.seconds, cage, limits.cpu_seconds,
         )  # fmt: skip
         over_cpu = cage is not None and cage.cpu_seconds() > limits.cpu_seconds
         over_memory = cage is not None and cage.hit_memory_limit()
@@ -212,6 +258,8 @@ def run_test(
     if not isinstance(phases, dict):
         phases = {}
     reason = _reason(returncode, timed_out, limits, status, entry, phases)
+    if not reason and limits.sealed:
+        reason = student_code_in_test_process(status)
     if reason and over_cpu:
         reason = f"killed: used over {limits.cpu_seconds:g} s of CPU time (all its processes)"
     elif reason and over_memory:
@@ -228,6 +276,28 @@ def run_test(
         run.files = _kept_files(workdir)
     files.remove_tree(workdir)  # what it cannot remove goes with the submission's folder
     return run
+
+
+PEER_WRAP = "RAFTLAB_PEER_WRAP"  # what a sealed test process starts each peer host under
+HIDDEN = ".raftlab"  # the copy's folder the test process writes (failures, hangs)
+
+
+def _peer_wrap(isolation: Isolation, launch: list[str], copy: Path, workdir: Path) -> list[str]:
+    """The words each peer host of a sealed run is started under: launch.py (its limits,
+    and the unprivileged uid when the grader is root) in a sandbox of its own, which
+    sees the copy (less HIDDEN), the interpreter and launch.py, read-only. Without a
+    sandbox, launch.py alone, with a HOME and TMPDIR of the peers' own."""
+    hidden = copy / HIDDEN
+    hidden.mkdir(exist_ok=True)
+    if isolation.sandboxed:
+        prefix = Path(sys.base_prefix).resolve()
+        ro = [(prefix, prefix), (copy, copy), (CHILDSIDE, sandbox.inside(CHILDSIDE))]
+        return sandbox.wrap_peer(isolation, launch, ro, [hidden], cwd=copy)
+    peers = workdir / "peers"
+    peers.mkdir()
+    if isolation.uid is not None:
+        _give(peers, isolation.uid)  # and lets the uid through to the copy
+    return ["/usr/bin/env", f"HOME={peers}", f"TMPDIR={peers}", *launch]
 
 
 def _give(folder: Path, uid: int) -> None:
@@ -333,6 +403,20 @@ def _reason(
     if returncode != 0:
         return f"the test passed, but pytest exited {returncode}"
     return ""
+
+
+def student_code_in_test_process(status: object) -> str:
+    """ "" if a sealed run's report says its test process loaded no module of the raft
+    package (the student's raft.py runs only in the peer hosts), else why the run fails:
+    a fault of the tester's, which would let the student's code judge itself."""
+    loaded = status.get("raft_modules") if isinstance(status, dict) else None
+    if isinstance(loaded, list) and not loaded:
+        return ""
+    shown = ", ".join(_quoted(m) for m in loaded[:4]) if isinstance(loaded, list) else ""
+    return (
+        f"sealed, but the test process loaded {shown or 'modules it does not list'}: "
+        "the student's code must run only in the peer hosts (a fault of the tester's)"
+    )
 
 
 def _quoted(value: object) -> str:

@@ -164,6 +164,25 @@ def wrap(
     return [isolation.bwrap, *mounts, "--chdir", str(cwd), "--", *command]
 
 
+def wrap_peer(
+    isolation: Isolation, command: list[str], ro: list[tuple[Path, Path]], hidden: list[Path],
+    cwd: Path,
+) -> list[str]:  # fmt: skip
+    """The words a sealed run's peer host is started under (RAFTLAB_PEER_WRAP): command,
+    then the host's own command, run in cwd inside a sandbox of its own, seeing each
+    (host path, path inside) of ro read-only, an empty tmpfs over each of hidden (folders
+    within ro that the run's trusted test process writes to), and a private writable
+    /tmp of its own, which is also its HOME and TMPDIR. Nothing else: not the run's
+    folder (its report, its timeline), not another peer's /tmp."""
+    if not isolation.sandboxed:
+        return command
+    args = _mounts([], ro)
+    for folder in hidden:
+        args += ["--tmpfs", str(folder)]
+    args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+    return [isolation.bwrap, *args, "--chdir", str(cwd), "--", *command]
+
+
 def _mounts(writable: list[Path], ro: list[tuple[Path, Path]]) -> list[str]:
     if os.geteuid() == 0:
         # No user namespace: launch.py drops to NOBODY, a real unprivileged uid on

@@ -4,12 +4,16 @@ At the end of the session it writes --grade-report=PATH: each test's outcome
 in setup, call and teardown and, for a failure, pytest's report of it.  The
 grader counts a run as passed only when this file exists, says the test
 passed, and the child exited 0: a run that ends early (os._exit, a crash, a
-kill) never writes it.
+kill) never writes it.  It also lists the modules of the raft package loaded in
+this process: a sealed run's test process must have none (the student's raft.py
+runs only in the peer hosts), and the grader fails a sealed run whose report
+names one.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -54,4 +58,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path:
         with open(path, "w") as f:
             report = {"exitstatus": int(exitstatus), "tests": _results}
-            json.dump(report | {"collect_errors": _collect_errors}, f)
+            raft = sorted(name for name in sys.modules if name.split(".")[0] == "raft")
+            json.dump(report | {"collect_errors": _collect_errors, "raft_modules": raft}, f)
