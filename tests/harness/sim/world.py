@@ -137,12 +137,13 @@ class SimLock:
         self._waiters: list[_Task] = []
         self._site: tuple[Any, int] | None = None  # (code, line) of the last acquire
         caller = sys._getframe(1)
-        self._made = report.site(caller)  # where it was created
         # a Condition's waiter: its owner waits on it until notified, no deadlock
         outer = caller.f_back  # allocate_lock() (patches.py) in between
         self._waiter = caller.f_code is _CONDITION_WAIT or (
             outer is not None and outer.f_code is _CONDITION_WAIT
         )
+        # where it was made (a waiter is reported by the wait it is in, not so)
+        self._made = None if self._waiter else report.site(caller)
         self._sentinel_of: _Task | None = None  # a thread's end-of-life lock (join)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -159,7 +160,8 @@ class SimLock:
         if not self._locked:
             self._locked = True
             self._owner = task
-            self._site = report.site(sys._getframe(1))
+            if not self._waiter:
+                self._site = report.site(sys._getframe(1))
             return True
         if not blocking or timeout == 0:
             return False
@@ -173,7 +175,7 @@ class SimLock:
             elif task.wake is True and self._owner is task and self._locked:
                 self.release()  # handed to us as we were interrupted: pass it on
             raise
-        if got:
+        if got and not self._waiter:
             self._site = report.site(sys._getframe(1))
         return bool(got)
 
