@@ -19,6 +19,13 @@ SEALED ?=
 ifneq ($(SEALED),)
 export RAFTLAB_SEALED := $(SEALED)
 endif
+# SIM=1 runs the tests in virtual time under a seeded scheduler (tests/harness/sim): fast,
+# and a failure prints the one command that replays it exactly.
+SIM ?=
+ifneq ($(SIM),)
+export RAFTLAB_SIM := $(SIM)
+export PYTHONHASHSEED := 0
+endif
 
 .PHONY: test test-3A test-3B test-3C test-3D test-beyond-go test-all test-lab test-tester \
 	test-reference test-race test-sealed test-browser test-bugs lint bench stress handout grade bench-grade \

@@ -109,7 +109,12 @@ class GoRand(random.Random):
 
 
 def seed_from_env() -> int:
-    """RAFTLAB_SEED if set, else a fresh seed (printed when a test fails)."""
+    """RAFTLAB_SEED if set, else a fresh seed (printed when a test fails); in a
+    simulation, its World's seed, which fixes everything else too (harness/sim)."""
+    sim = sys.modules.get("harness.sim")
+    world = sim.current_world() if sim is not None else None
+    if world is not None:
+        return int(world.seed)
     text = os.environ.get("RAFTLAB_SEED", "").strip()
     if not text:
         return random.SystemRandom().getrandbits(32)
@@ -270,7 +275,9 @@ class Config:
             self.warnf,
         )
         # Told every event, in this order; the peers' handles read this list too.
-        self.observers: list[Observer] = [self.safety, self.timeline, self.heartbeats]
+        self.observers: list[Observer] = [
+            self.safety, self.timeline, self.heartbeats, *self.runtime.observers
+        ]
         # A GetState/Start/Kill that does not return fails the test within seconds.
         self.calls = CallWatch(
             self._record, self.timeline.test, seed, places=self.runtime.thread_places

@@ -40,6 +40,12 @@ _SHOWN = 8  # threads listed on the terminal; the file has all
 _REPO = Path(__file__).resolve().parents[2]
 
 
+def _simulation() -> Any:
+    """The World running this test, if it runs simulated (harness/sim)."""
+    sim = sys.modules.get("harness.sim")
+    return sim.current_world() if sim is not None else None
+
+
 class HangError(AssertionError):
     """A call into the Raft did not return in time."""
 
@@ -138,7 +144,10 @@ class CallWatch:
                 if not self._failed:
                     self._failed = True
                     self._fail(report)
-                if caller is self._main and self._previous is not None:
+                world = _simulation()
+                if world is not None:  # every thread is a greenlet of this OS thread
+                    world.interrupt(caller, report)
+                elif caller is self._main and self._previous is not None:
                     self._pending = report
                     signal.pthread_kill(self._main.ident or 0, signal.SIGUSR1)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from harness import race, runtime, transcript
+from harness import race, runtime, simtest, transcript
 
 _PLUGIN_NAME = "raftlab-golines"
 _MAX_MESSAGE = 300
@@ -40,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="raftlab: run each peer in its own process, and no student code in the test "
         "process (make ... SEALED=1; RAFTLAB_SEALED=1 does the same; harness/runtime/sealed.py)",
+    )
+    parser.addoption(
+        "--sim",
+        action="store_true",
+        help="raftlab: run each test in virtual time under a seeded scheduler, replayable "
+        "exactly (make ... SIM=1; RAFTLAB_SIM=1 does the same; harness/sim, harness/simtest.py)",
     )
     parser.addoption(
         "--race",
@@ -56,6 +62,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("sealed", False):
         runtime.force_sealed()
         os.environ["RAFTLAB_SEALED"] = "1"  # for xdist's workers and child processes
+    if config.getoption("sim", False):
+        runtime.force_sim()
+        os.environ["RAFTLAB_SIM"] = "1"
+    if runtime.sim_enabled():
+        if runtime.sealed_enabled():
+            raise pytest.UsageError(
+                "raftlab: --sim and --sealed cannot go together: the simulation runs every "
+                "peer in the test's own process. Choose one"
+            )
+        simtest.preempt()  # a bad RAFTLAB_SIM_PREEMPT stops the run here
     if not config.pluginmanager.has_plugin(_PLUGIN_NAME):
         config.pluginmanager.register(GoLines(config), _PLUGIN_NAME)
 
@@ -66,6 +82,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(
             "raftlab: sealed mode: each peer runs in its own process (harness/runtime/sealed.py)"
         )
+    if runtime.sim_enabled():
+        lines.append(
+            "raftlab: simulation: virtual time under a seeded scheduler (harness/sim); CPU time "
+            "costs none, so a Raft too slow in real time can pass here: make test-3A without "
+            "SIM=1 is the real test"
+        )
+        if os.environ.get("PYTHONHASHSEED") != "0":
+            lines.append(
+                "raftlab: simulation: PYTHONHASHSEED is not 0, so a replay in another process "
+                "may differ (make ... SIM=1 sets it)"
+            )
     if race.enabled():
         lines.append(
             "raftlab: race mode: every test checks Raft's rf.mu discipline (harness/race.py)"
@@ -121,6 +148,15 @@ def _check_debug_topics() -> None:
         ) from None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """In a --sim run, the test function runs inside a simulated World."""
+    if not runtime.sim_enabled():
+        return None
+    simtest.run(pyfuncitem)
+    return True
+
+
 class GoLines:
     """Collects each test's transcript and prints it after the test's result."""
 
@@ -173,6 +209,7 @@ class GoLines:
         if call.when != "call" or current is None or not current.used:
             return
         report.raftlab_lines = list(current.lines)
+        report.raftlab_digest = (current.digest, current.virtual)
         report.raftlab_seeds = list(current.seeds)
         report.raftlab_timelines = list(current.timelines)
         report.raftlab_details = ""
@@ -189,6 +226,8 @@ class GoLines:
             report.longrepr = repr_failure(call.excinfo, style="short")
         if report.failed and (current.seeds or current.timelines):
             hints = [transcript.seed_hint(current.seeds)] if current.seeds else []
+            if current.digest:
+                hints.append(f"replay: {_replay(report)}")
             hints += [f"timeline: {path}" for path in current.timelines]
             if report.raftlab_details:
                 hints.append(f"full traceback: {report.raftlab_details}")
@@ -219,15 +258,23 @@ class GoLines:
         if reporter is None:
             return
         out = self._with_columns(lines)
+        digest, virtual = getattr(report, "raftlab_digest", ("", 0.0))
+        tag = f" {simtest.digest_tag(digest, virtual)}" if digest else ""
+        if tag and not report.failed:
+            passed = [i for i, line in enumerate(out) if line.startswith(transcript.PASSED)]
+            if passed:
+                out[passed[-1]] += tag
         if report.failed:
             name = report.nodeid.split("::")[-1]
-            out.append(f"--- FAIL: {name} ({report.duration:.2f}s)")
+            out.append(f"--- FAIL: {name} ({report.duration:.2f}s){tag}")
             message = _crash_message(report)
             if message:
                 out.append("    " + message.replace("\n", "\n    "))
             seeds: list[int] = getattr(report, "raftlab_seeds", [])
             if seeds:
                 out.append(f"    {transcript.seed_hint(seeds)}")
+            if digest:
+                out.append(f"    replay: {_replay(report)}")
         elif report.skipped:
             name = report.nodeid.split("::")[-1]
             out.append(f"--- SKIP: {name} ({report.duration:.2f}s)")
@@ -280,6 +327,13 @@ def _write_details(
         return os.path.relpath(path)
     except (OSError, ValueError):
         return ""
+
+
+def _replay(report: pytest.TestReport) -> str:
+    """The command that repeats a simulated test's run exactly."""
+    path, _, name = report.nodeid.partition("::")
+    seed = simtest.seed_of(report)
+    return simtest.replay_command(path, name.split("[")[0], seed if seed is not None else 0)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

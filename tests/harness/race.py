@@ -497,8 +497,17 @@ class _Guarded:
         del d[self.name]
 
 
-_LOCK_TYPES = (type(threading.Lock()),)
-_RLOCK_TYPES = (type(threading.RLock()),)
+_LOCK_TYPES: tuple[type, ...] = (type(threading.Lock()),)
+# threading's own RLock in Python, which a simulation (harness/sim) builds RLocks from
+_RLOCK_TYPES: tuple[type, ...] = (type(threading.RLock()), threading._PyRLock)  # type: ignore[attr-defined]
+
+
+def lock_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(lock types, reentrant lock types) that rf.mu may be: the simulation's too."""
+    sim = sys.modules.get("harness.sim")
+    if sim is None:
+        return _LOCK_TYPES, _RLOCK_TYPES
+    return (*_LOCK_TYPES, sim.SimLock), _RLOCK_TYPES
 
 
 class _Mu:
@@ -513,8 +522,9 @@ class _Mu:
 
     def __set__(self, obj: Any, value: Any) -> None:
         st = obj.__dict__.get(_STATE)
-        if st is not None and isinstance(value, _LOCK_TYPES + _RLOCK_TYPES):
-            value = CheckedLock(self.checker, st, reentrant=isinstance(value, _RLOCK_TYPES))
+        locks, rlocks = lock_types()
+        if st is not None and isinstance(value, locks + rlocks):
+            value = CheckedLock(self.checker, st, reentrant=isinstance(value, rlocks))
             st.lock = value
             self.checker._locks.append(value)
         obj.__dict__["mu"] = value

@@ -25,10 +25,12 @@ class Transcript:
         self.lines: list[str] = []
         self.seeds: list[int] = []
         self.timelines: list[str] = []
+        self.digest = ""  # a simulated test's trace digest (harness/sim)
+        self.virtual = 0.0  # and the virtual seconds it ran
 
     @property
     def used(self) -> bool:
-        return bool(self.lines or self.seeds or self.timelines)
+        return bool(self.lines or self.seeds or self.timelines or self.digest)
 
 
 _lock = threading.Lock()
@@ -74,6 +76,15 @@ def note_seed(seed: int) -> None:
     with _lock:
         if _current is not None:
             _current.seeds.append(seed)
+
+
+def note_digest(digest: str, virtual: float) -> None:
+    """Remember a simulated test's trace digest and virtual seconds, for its Passed
+    or FAIL line."""
+    with _lock:
+        if _current is not None:
+            _current.digest = digest
+            _current.virtual = virtual
 
 
 def note_timeline(path: str) -> None:

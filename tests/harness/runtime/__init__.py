@@ -10,26 +10,37 @@ peers behind it, and tells Config what only the peers' code can tell:
     (harness/peerhost) that imports the student's raft; no student code runs in
     the test process. pytest --sealed, RAFTLAB_SEALED=1, make ... SEALED=1.
 
-A third, simulated runtime (virtual time under a seeded scheduler) is meant to
-come in through the same seam.
+  * Simulated (runtime/simulated.py): in-process peers in a World of
+    harness/sim, virtual time under a scheduler a seed determines. The World
+    wraps the whole test (the tester's waits are virtual too), so pytest --sim
+    (RAFTLAB_SIM=1, make ... SIM=1) runs each test inside one (harness/plugin.py).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from harness.applych import ApplyChannel
     from harness.hangs import ThreadPlace
-    from harness.observe import Peer, RaftPeer
+    from harness.observe import Observer, Peer, RaftPeer
     from harness.race import RaceChecker
     from harness.rpckinds import RpcKinds
     from labrpc import ClientEnd, Server
     from raft.persister import Persister
 
-__all__ = ["Runtime", "Causes", "force_sealed", "sealed_enabled", "select"]
+__all__ = [
+    "Causes",
+    "Runtime",
+    "force_sealed",
+    "force_sim",
+    "sealed_enabled",
+    "select",
+    "sim_enabled",
+]
 
 Fail = Callable[[BaseException], None]
 
@@ -51,6 +62,7 @@ class Runtime(Protocol):
     rpc_kinds: RpcKinds | None  # which handler is which RPC, once a peer is made
     causes: Causes
     race: RaceChecker | None  # race mode's checker, when it runs in this process
+    observers: list[Observer]  # the runtime's own, told what the tester does
     before_put: Callable[[], None] | None  # called at the start of each applyCh put
 
     def MakePersister(self) -> Persister: ...
@@ -76,6 +88,18 @@ class Runtime(Protocol):
 
 
 _sealed_forced = False
+_sim_forced = False
+
+
+def force_sim(on: bool = True) -> None:
+    """Run every test simulated from now on (pytest --sim does this)."""
+    global _sim_forced
+    _sim_forced = on
+
+
+def sim_enabled() -> bool:
+    """pytest --sim, or RAFTLAB_SIM set to anything but "" or "0"."""
+    return _sim_forced or os.environ.get("RAFTLAB_SIM", "") not in ("", "0")
 
 
 def force_sealed(on: bool = True) -> None:
@@ -100,6 +124,11 @@ def select(
         from harness.runtime.sealed import Sealed
 
         return Sealed(fail, violation, make, race)
+    sim = sys.modules.get("harness.sim")
+    if sim is not None and sim.current_world() is not None:
+        from harness.runtime.simulated import Simulated
+
+        return Simulated(fail, violation, make, race)
     from harness.runtime.inprocess import InProcess
 
     return InProcess(fail, violation, make, race)

@@ -47,6 +47,7 @@ class InProcess:
     """The peers are objects of this process; their threads are this process's."""
 
     name = "in-process"
+    observers: list[Any] = []  # told what the tester does, after Config's own
 
     def __init__(
         self,

@@ -536,6 +536,7 @@ class Sealed:
     """Peers in processes of their own (see the module's docstring)."""
 
     name = "sealed"
+    observers: list[Any] = []  # told what the tester does, after Config's own
     race = None  # race mode runs in each host
     before_put = None
 
