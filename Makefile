@@ -28,7 +28,7 @@ export PYTHONHASHSEED := 0
 endif
 
 .PHONY: test test-3A test-3B test-3C test-3D test-beyond-go test-all test-lab test-tester \
-	test-reference test-race test-sealed test-browser test-bugs lint bench stress handout grade bench-grade \
+	test-reference test-race test-sealed test-browser test-bugs lint bench stress explore handout grade bench-grade \
 	autograder clean
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
@@ -99,6 +99,10 @@ bench: $(STAMP)
 
 stress: $(STAMP)
 	$(PY) -m tools.stress '$(T)' -n $(N) -p $(or $(P),2)
+
+# make explore T=InitialElection N=1000 P=2: one test simulated over seeds 1..N (tools/explore.py)
+explore: $(STAMP)
+	$(PY) -m tools.explore '$(T)' -n $(N) -p $(or $(P),2) $(ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

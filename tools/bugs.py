@@ -99,6 +99,11 @@ def run_bug(
     env["RAFTLAB_TIMELINE_DIR"] = str(workdir)
     if os.environ.get("RAFTLAB_SEALED", "") not in ("", "0"):
         env["RAFTLAB_SEALED"] = "1"  # make test-bugs SEALED=1: each peer its own process
+    if os.environ.get("RAFTLAB_SIM", "") not in ("", "0"):
+        env.update(RAFTLAB_SIM="1", PYTHONHASHSEED="0")  # make test-bugs SIM=1: simulated
+        for name in ("RAFTLAB_SEED", "RAFTLAB_SIM_PREEMPT"):
+            if name in os.environ:
+                env[name] = os.environ[name]
     files = suite(lab, before)
     command = [
         sys.executable, "-S", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",

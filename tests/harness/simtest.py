@@ -23,6 +23,8 @@ from harness import transcript
 __all__ = ["PREEMPT_ENV", "preempt", "replay_command", "run"]
 
 PREEMPT_ENV = "RAFTLAB_SIM_PREEMPT"
+SEEDS_ENV = "RAFTLAB_SIM_SEEDS"  # tools/explore.py: the first of the seeds it runs
+_REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's parameter
 TIME_LIMIT = 600.0  # virtual seconds: far past any lab test's own 120 s limit
 
 _PARTS = {
@@ -51,8 +53,13 @@ def run(item: pytest.Function) -> None:
     from harness.config import seed_from_env
 
     seed = seed_from_env()
+    base = os.environ.get(SEEDS_ENV, "").strip()
+    step = getattr(item, "callspec", None) and item.callspec.params.get(_REPEAT_STEP)
+    if base and isinstance(step, int):
+        seed = int(base) + step  # make explore: run k of a test has seed base + k
     item.user_properties.append(("raftlab_sim_seed", seed))
     args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+    os.environ["RAFTLAB_SEED"] = str(seed)  # for what the test starts outside the World
     with sim.World(seed, preempt=preempt(), time_limit=TIME_LIMIT) as world:
         try:
             world.run(item.obj, **args)
