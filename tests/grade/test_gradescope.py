@@ -43,7 +43,7 @@ def test_the_zip_has_what_gradescope_runs(autograder_zip: Path) -> None:
             "pristine/pristine.tar.gz", "grade/gradescope.py", "grade/points.ini",
             "grade/childside/launch.py"} <= names  # fmt: skip
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert settings == {"parts": ["3A"], "runs": 1, "visibility": "visible"}
+    assert settings == {"parts": ["3A"], "runs": 1, "visibility": "visible", "sealed": True}
     assert not any("raft/log.py" in n or n.endswith(".pyc") for n in names)
 
 
@@ -123,6 +123,8 @@ def test_flags_reach_the_staff_in_a_hidden_entry(autograder_zip: Path, tmp_path:
     assert [t["name"] for t in hidden] == ["FLAGGED FOR REVIEW (staff only)"]
     assert "uses os._exit" in hidden[0]["output"] and hidden[0]["max_score"] == 0
     assert results["score"] == 0 and results["extra_data"]["flags"]
+    assert "; sealed: each Raft peer its own process" in hidden[0]["output"]
+    assert "; sealed: " in results["extra_data"]["isolation"]  # flagged or not
 
 
 GRADESCOPE_ATTACK = """

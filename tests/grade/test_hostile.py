@@ -79,9 +79,11 @@ def hostile(handout_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     planted.tar_gz(folder / "project3_Zero.tar.gz", raft(ref + planted.REPORT_DEV_ZERO.encode()))
     planted.tar_gz(folder / "project3_Litter.tar.gz", raft(ref + planted.LITTERS.encode()))
     planted.tar_gz(folder / "project3_Hangs.tar.gz", raft(planted.HANGS))
+    # In-process (make grade SEALED=0): the report a run writes, and the files it leaves
+    # in its folder, are the student's code's only then (tests/grade/test_sealed.py).
     graded = grade(
         handout_root, folder, tmp_path_factory.mktemp("grades"),
-        "--time-limit", str(TIME_LIMIT), "--budget", "1.5",
+        "--time-limit", str(TIME_LIMIT), "--budget", "1.5", "--in-process",
     )  # fmt: skip
     graded["by_name"] = {row["name"]: row for row in graded["rows"]}
     return graded
