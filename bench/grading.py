@@ -1,7 +1,8 @@
 """The grader's figures: grade N copies of the reference as course staff would.
 
     python -m bench.grading [--copies 20] [--parts 3A] [--runs 3] [-p P] [--compare K]
-    (make bench-grade COPIES=20 PARTS=3A RUNS=3 COMPARE=2)
+                            [--compare-sealed K] [--in-process]
+    (make bench-grade COPIES=20 PARTS=3A RUNS=3 COMPARE=2 COMPARE_SEALED=2 SEALED=0)
 
 Each copy is the one-file reference (handout/reference.py) packed as
 project3_RefNN.tar.gz; `python -m grade` grades the folder at the default P
@@ -11,6 +12,9 @@ CPU, unlike python -m bench: the default P follows the CPUs this process may use
 --compare K grades the folder 2K times, in the sandbox and without it by turns
 (`--unsandboxed`, with bwrap off PATH), and prints each one's median and their
 ratio: what the sandbox costs, measured side by side on the same machine.
+--compare-sealed K grades it 2K times, sealed (make grade's default: each peer its
+own sandboxed process) and in-process (--in-process) by turns, and prints the same;
+--in-process alone grades in-process.
 """
 
 from __future__ import annotations
@@ -42,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-p", "--parallel", type=int, default=default_parallel())
     parser.add_argument("--compare", type=int, default=0, metavar="K")
+    parser.add_argument("--compare-sealed", type=int, default=0, metavar="K")
+    parser.add_argument("--in-process", action="store_true")
     args = parser.parse_args(argv)
+    if args.compare and args.compare_sealed:
+        parser.error("--compare and --compare-sealed: one at a time")
     source = single_file().encode()
     with tempfile.TemporaryDirectory(prefix="raftlab-bench-grading-") as tmp:
         folder = Path(tmp) / "submissions"
@@ -52,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
                 info = tarfile.TarInfo("raft/raft.py")
                 info.size = len(source)
                 tar.addfile(info, io.BytesIO(source))
-        kinds = ["sandboxed", "unsandboxed"] * args.compare if args.compare else ["as is"]
+        pair = COMPARE if args.compare else COMPARE_SEALED if args.compare_sealed else ()
+        if pair:
+            kinds = list(pair) * (args.compare or args.compare_sealed)
+        else:
+            kinds = ["in-process" if args.in_process else "as is"]
         times: dict[str, list[float]] = {}
         total_lost = 0.0
         for number, kind in enumerate(kinds):
@@ -62,15 +74,20 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             times.setdefault(kind, []).append(seconds)
             total_lost += lost
-        if args.compare:
-            with_, without = (statistics.median(times[k]) for k in ("sandboxed", "unsandboxed"))
+        if pair:
+            with_, without = (statistics.median(times[k]) for k in pair)
+            what = "the sandbox's" if args.compare else "sealed mode's"
             print(
-                f"grading: the sandbox's cost: median {with_:.0f} s sandboxed "
-                f"({', '.join(f'{t:.0f}' for t in times['sandboxed'])}), {without:.0f} s "
-                f"without ({', '.join(f'{t:.0f}' for t in times['unsandboxed'])}): "
-                f"ratio {with_ / without:.2f}"
+                f"grading: {what} cost: median {with_:.0f} s {pair[0]} "
+                f"({', '.join(f'{t:.0f}' for t in times[pair[0]])}), {without:.0f} s "
+                f"{pair[1]} ({', '.join(f'{t:.0f}' for t in times[pair[1]])}): "
+                f"ratio {with_ / without:.2f}; lost points {total_lost:g} in all"
             )
     return 0 if total_lost == 0 else 1
+
+
+COMPARE = ("sandboxed", "unsandboxed")
+COMPARE_SEALED = ("sealed", "in-process")
 
 
 def _grade(args: argparse.Namespace, folder: Path, out: Path, kind: str) -> tuple[float, float]:
@@ -81,6 +98,8 @@ def _grade(args: argparse.Namespace, folder: Path, out: Path, kind: str) -> tupl
         "--parts", *args.parts,
     ]  # fmt: skip
     env = dict(os.environ)
+    if kind == "in-process":
+        command.append("--in-process")
     if kind == "unsandboxed":
         command.append("--unsandboxed")
         env["PATH"] = os.pathsep.join(
