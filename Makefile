@@ -75,11 +75,14 @@ test-race: $(STAMP)
 	$(PYTEST) --race $(ARGS) $(RACE_ARGS) tests/lab
 
 # The lab suite against each classic bug planted in the reference (tools/bugs.py):
-# make test-bugs [BUGS="a b"] [P=2] [BEFORE=1 for Go's tests only]; prints the kill rate.
+# make test-bugs [BUGS="a b"] [P=2] [BEFORE=1 for Go's tests only] [SIM=1 [SEEDS=K]]; prints
+# the kill rate. SIM=1 SEEDS=K runs each test simulated over seeds 1..K.
 BUGS ?=
 BEFORE ?=
+SEEDS ?=
 test-bugs: $(STAMP)
-	$(PY) -m tools.bugs -p $(or $(P),2) $(if $(BEFORE),--before) $(if $(BUGS),--only $(BUGS))
+	$(PY) -m tools.bugs -p $(or $(P),2) $(if $(BEFORE),--before) $(if $(BUGS),--only $(BUGS)) \
+		$(if $(SEEDS),--seeds $(SEEDS))
 
 # The timeline page drawn in headless chromium (apt-get install chromium first).
 test-browser: $(STAMP)

@@ -47,6 +47,7 @@ COPIED = (
     "tests/harness",
     "tests/lab",
     "tools/stress.py",
+    "tools/explore.py",
     "tools/dslogs.py",
     "docs/porting-from-go.md",
     "pyproject.toml",

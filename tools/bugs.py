@@ -86,7 +86,13 @@ def suite(lab: Path, before: bool) -> list[str]:
 
 
 def run_bug(
-    bug: Bug, pristine: Pristine, before: bool, out: Path, seconds: float, select: str = ""
+    bug: Bug,
+    pristine: Pristine,
+    before: bool,
+    out: Path,
+    seconds: float,
+    select: str = "",
+    seeds: int = 0,
 ) -> Outcome:
     """Run the suite (only the tests pytest's -k select picks, if given) against bug
     in a child; the copy of the lab is removed after."""
@@ -104,6 +110,8 @@ def run_bug(
         for name in ("RAFTLAB_SEED", "RAFTLAB_SIM_PREEMPT"):
             if name in os.environ:
                 env[name] = os.environ[name]
+        if seeds:
+            env["RAFTLAB_SIM_SEEDS"] = "0"  # run k of each test has seed k (harness/simtest.py)
     files = suite(lab, before)
     command = [
         sys.executable, "-S", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
@@ -111,6 +119,8 @@ def run_bug(
     ]  # fmt: skip
     if select:
         command += ["-k", select]
+    if seeds:
+        command += ["--count", str(seeds)]  # each test over seeds 1..seeds, in turn
     start = time.monotonic()
     returncode, timed_out, stopped = _children.run(
         command, lab, env, workdir / "output.txt", seconds
@@ -203,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-k", dest="select", default="", metavar="EXPR",
         help="only the lab tests pytest's -k EXPR selects (e.g. 3A)",
     )  # fmt: skip
+    parser.add_argument(
+        "--seeds", type=int, default=0, metavar="K",
+        help="simulated runs only (SIM=1): each test over seeds 1..K before the next; the "
+        "killing run's seed is its [k-K] suffix",
+    )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the bugs and stop")
     parser.add_argument(
         "-o", "--out", type=Path, default=None,
@@ -221,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.parallel < 1:
         parser.error("-p must be at least 1")
+    if args.seeds and os.environ.get("RAFTLAB_SIM", "") in ("", "0"):
+        parser.error("--seeds needs the simulation: make test-bugs SIM=1 SEEDS=K")
     try:
         bugs = [REFERENCE if name == REFERENCE.name else by_name([name])[0] for name in args.only]
     except ValueError as e:
@@ -246,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def one(bug: Bug) -> None:
         try:
-            o = run_bug(bug, pristine, args.before, out, args.child_seconds, args.select)
+            o = run_bug(
+                bug, pristine, args.before, out, args.child_seconds, args.select, args.seeds
+            )
         except Stopped:
             return
         with outcomes_lock:
