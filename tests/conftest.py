@@ -63,7 +63,8 @@ def no_thread_left_behind() -> Iterator[None]:
         frame = frames.get(t.ident) if t.ident is not None else None
         stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
         what = str(getattr(target, "__qualname__", target)) if target else ""
-        found.append(leftovers.Leftover(t.name, what, running_in_own_code(frame), stack))
+        place = running_in_own_code(frame)
+        found.append(leftovers.Leftover(t.name, what, place, stack, t.daemon))
     if found:
         pytest.fail(leftovers.describe(found, THREAD_GRACE_SECONDS), pytrace=False)
 

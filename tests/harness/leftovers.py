@@ -19,6 +19,7 @@ class Leftover(NamedTuple):
     target: str  # the qualified name of what it runs, or ""
     place: str  # where it is now, as thread_errors.running_in_own_code says
     stack: str
+    daemon: bool = False
 
 
 _mu = threading.Lock()
@@ -46,7 +47,9 @@ def describe(left: list[Leftover], grace: float) -> str:
     for place, names in sorted(places.items(), key=lambda item: len(item[1])):
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
         lines.append(f"    {names[0]}{more}{place}")
-    stacks = "".join(f"--- thread {t.name!r} ---\n{t.stack}" for t in sorted(left))
+    stacks = "".join(
+        f"--- thread {t.name!r}{' daemon' if t.daemon else ''} ---\n{t.stack}" for t in sorted(left)
+    )
     return (
         f"{len(left)} thread(s) still alive {grace:g} s after the test ended:\n"
         + "\n".join(lines) + "\n"

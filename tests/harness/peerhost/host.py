@@ -211,7 +211,7 @@ class Host:
             target = getattr(t, "_target", None)
             what = str(getattr(target, "__qualname__", target)) if target else ""
             stack = "".join(traceback.format_stack(frame)) if frame else "    (no frame)\n"
-            places.append([t.name, what, running_in_own_code(frame), stack])
+            places.append([t.name, what, running_in_own_code(frame), stack, t.daemon])
         if self.race is not None:
             self.race.close()
         self.chan.send("done", token, places, "")

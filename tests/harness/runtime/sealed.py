@@ -282,7 +282,12 @@ class _Host:
         left: list[leftovers.Leftover] = []
         try:
             found = self.request("finish", grace, timeout=grace + ASK_SECONDS)
-            left = [leftovers.Leftover(*t) for t in found if _is_strings(t, 4)]
+            left = [
+                leftovers.Leftover(*t[:4], daemon=t[4])
+                for t in found
+                if isinstance(t, list) and len(t) == 5 and _is_strings(t[:4], 4)
+                and isinstance(t[4], bool)
+            ]  # fmt: skip
         except PeerGone:
             pass
         self.killed = True
