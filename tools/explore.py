@@ -4,15 +4,16 @@
     .venv/bin/python -m tools.explore InitialElection -n 1000 -p 2 [--first 1] [--preempt 0.05]
 
 Run k of the test has seed FIRST + k, and each seed is a different interleaving
-and network history (harness/sim). Failures are grouped by their first line,
-most frequent first, each with its seeds and the command that replays the
-first of them exactly. A live bar shows the runs done and the rate.
+and network history (harness/sim). Failures are grouped by test and first line,
+its numbers aside, most frequent first, each with its seeds and the command
+that replays the first of them exactly. A live bar shows the runs and the rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from harness import simtest  # noqa: E402
 
 @dataclass
 class Failure:
-    """Runs that failed with the same first line."""
+    """Runs of one test that failed with the same first line, numbers aside."""
 
     first_line: str
     seeds: list[int] = field(default_factory=list)
@@ -101,7 +102,9 @@ class ExplorePlugin:
         message = str(getattr(crash, "message", "") or report.longreprtext or "?")
         lines = [line for line in message.splitlines() if line.strip()][:5]
         first = lines[0] if lines else "?"
-        group = self.failures.setdefault(first, Failure(first, nodeid=report.nodeid, lines=lines))
+        # One failure, whatever its numbers (terms, servers, times): "term N has N leaders".
+        key = f"{report.nodeid.split('[')[0]} {re.sub(r'[0-9]+(?:[.][0-9]+)?', 'N', first)}"
+        group = self.failures.setdefault(key, Failure(first, nodeid=report.nodeid, lines=lines))
         if seed is not None and seed not in group.seeds:
             group.seeds.append(seed)
             self.failed += 1
