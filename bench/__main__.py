@@ -37,6 +37,7 @@ SECTIONS = {
     "threads": thread_figures,
     "sealed": sealed_bench.report,
     "sim": sim_bench.report,
+    "sim-suite": sim_bench.suite_report,
 }
 
 

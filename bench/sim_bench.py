@@ -113,3 +113,38 @@ def report(quick: bool) -> None:
 
 if __name__ == "__main__":
     report("--quick" in sys.argv)
+
+
+def lab_suite(simulated: bool, target: str = "tests/lab") -> tuple[float, bool]:
+    """Wall seconds of a child pytest over target, real time or simulated; passed?"""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAFTLAB_")}
+    env.update(RAFTLAB_SIM="1" if simulated else "", PYTHONHASHSEED="0")
+    t0 = _real_perf()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    return _real_perf() - t0, done.returncode == 0
+
+
+def suite_report(quick: bool) -> None:
+    """The whole lab suite (Go's tests and beyond), real time against simulated, by
+    turns in one run; and 3A simulated alone."""
+    import statistics
+
+    rounds = 1 if quick else 2
+    real, simulated, failed = [], [], 0
+    for _ in range(rounds):
+        for mode, into in ((False, real), (True, simulated)):
+            seconds, ok = lab_suite(mode)
+            into.append(seconds)
+            failed += not ok
+    part_3a = [lab_suite(True, "tests/lab/test_raft_3a.py")[0] for _ in range(3)]
+    r, s = statistics.median(real), statistics.median(simulated)
+    print(
+        f"lab suite (42 tests): {r:6.1f} s real time, {s:5.1f} s simulated = {r / s:.1f}x "
+        f"faster (medians of {rounds} runs each, by turns; failed runs {failed}); "
+        f"3A simulated {statistics.median(part_3a):.2f} s wall (median of 3, with pytest's start)"
+    )
