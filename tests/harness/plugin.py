@@ -151,6 +151,7 @@ def _check_debug_topics() -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """In a --sim run, the test function runs inside a simulated World."""
+    __tracebackhide__ = True
     if not runtime.sim_enabled():
         return None
     simtest.run(pyfuncitem)
@@ -349,9 +350,10 @@ def _crash_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = str(getattr(crash, "message", "") or "")
     message = re.sub(r"^(AssertionError|harness\.\w+\.\w+Error): ", "", message)
+    message = re.sub(r"^harness\.sim\.errors\.", "", message)  # DeadlockError: DEADLOCK ...
     lines = message.splitlines()[:1]
     for line in message.splitlines()[1:12]:
-        if not line.startswith("    "):
+        if not line.startswith("  "):
             break
         lines.append(line)
     return "\n".join(

@@ -49,6 +49,7 @@ def preempt() -> float:
 
 def run(item: pytest.Function) -> None:
     """Call item's test function inside a World; note its digest for the report."""
+    __tracebackhide__ = True
     from harness import sim
     from harness.config import seed_from_env
 
