@@ -49,6 +49,7 @@ class ExplorePlugin:
     def __init__(self, console: Console, label: str) -> None:
         self.console = console
         self.failures: dict[str, Failure] = {}
+        self.digests: dict[str, str] = {}  # "test seed" -> the run's trace digest
         self.done = 0
         self.failed = 0
         self.started = time.monotonic()
@@ -88,6 +89,10 @@ class ExplorePlugin:
             self.progress.console.print(report.longreprtext, markup=False, highlight=False)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        digest = getattr(report, "raftlab_digest", None)
+        seed = simtest.seed_of(report)
+        if report.when == "call" and digest and seed is not None:
+            self.digests[f"{report.nodeid.split('[')[0]} {seed}"] = str(digest[0])
         if report.failed:
             self._fail(report)
         if report.when == "teardown":
@@ -114,6 +119,21 @@ class ExplorePlugin:
             self.progress.stop()
         if self._devnull is not None:
             self._devnull.close()
+
+    def check_digests(self, path: Path) -> None:
+        """Write the runs' digests to path, or if it exists, compare with those there."""
+        if not path.exists():
+            path.write_text("".join(f"{k} {v}\n" for k, v in sorted(self.digests.items())))
+            self.console.print(f"explore: {len(self.digests)} digests written to {path}")
+            return
+        before = dict(line.rsplit(" ", 1) for line in path.read_text().splitlines() if line)
+        both = set(before) & set(self.digests)
+        differ = sorted(k for k in both if before[k] != self.digests[k])
+        self.console.print(
+            f"explore: {len(both)} runs compared with {path}: {len(differ)} digest mismatches"
+        )
+        for key in differ[:10]:
+            self.console.print(f"    {key}: {before[key][:12]} then, {self.digests[key][:12]} now")
 
     def summary(self) -> None:
         elapsed = time.monotonic() - self.started
@@ -146,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--preempt", type=float, default=None,
         help=f"chance of a switch at each lock acquire and release ({simtest.PREEMPT_ENV})",
     )  # fmt: skip
+    parser.add_argument(
+        "--digests", type=Path, default=None,
+        help="write each run's trace digest to this file, or compare with it if it exists",
+    )  # fmt: skip
     parser.add_argument("tests", nargs="*", default=["tests/lab"], help="where the test is")
     args = parser.parse_intermixed_args(argv)
     if args.seeds < 1 or args.parallel < 1:
@@ -166,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         plugin.close()
     plugin.summary()
+    if args.digests is not None:
+        plugin.check_digests(args.digests)
     if plugin.done == 0:
         console.print(f"explore: no test matched {args.pattern!r}")
         return 2
