@@ -216,9 +216,19 @@ class _Host:
         self._endnames = frozenset(endnames)
         self._persister = persister
         self._apply_ch = apply_ch
-        self.chan.send(
-            "make", i, endnames, persister.ReadRaftState(), persister.ReadSnapshot(), epoch
-        )
+        try:
+            self.chan.send(
+                "make", i, endnames, persister.ReadRaftState(), persister.ReadSnapshot(), epoch
+            )
+        except OSError:  # a spare that has already exited
+            try:
+                code: int | str = self.proc.wait(EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                code = "none yet"
+            self._runtime.fail(AssertionError(
+                f"server {i}'s process exited (exit code {code}) before Make was called: "
+                "a peer host must not end its process"
+            ))  # fmt: skip
 
     def request(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
         """Ask the host to call kind (GetState, Start, ...) and return its answer."""
