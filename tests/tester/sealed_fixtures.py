@@ -1,4 +1,4 @@
-"""Rafts for sealed mode's tests (test_sealed.py), each with a module-level Make,
+"""Rafts for sealed mode's tests (test_sealed_mode.py), each with a module-level Make,
 since a peer host imports its Make by name."""
 
 from __future__ import annotations
