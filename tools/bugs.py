@@ -111,7 +111,7 @@ def run_bug(
             if name in os.environ:
                 env[name] = os.environ[name]
         if seeds:
-            env["RAFTLAB_SIM_SEEDS"] = "0"  # run k of each test has seed k (harness/simtest.py)
+            env["RAFTLAB_SIM_SEEDS"] = "1"  # run k (from 0) of a test has seed 1 + k
     files = suite(lab, before)
     command = [
         sys.executable, "-S", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",

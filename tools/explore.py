@@ -175,8 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds < 1 or args.parallel < 1:
         parser.error("-n and -p must be at least 1")
     os.environ.update(RAFTLAB_SIM="1", PYTHONHASHSEED="0", RAFTLAB_TIMELINE="off")
-    os.environ[simtest.SEEDS_ENV] = str(args.first - 1)  # pytest-repeat counts from 1
     os.environ.pop("RAFTLAB_SEED", None)
+    if args.seeds == 1:  # pytest-repeat leaves a test alone for --count 1
+        os.environ["RAFTLAB_SEED"] = str(args.first)
+    else:
+        os.environ[simtest.SEEDS_ENV] = str(args.first)  # pytest-repeat counts from 0
     if args.preempt is not None:
         os.environ[simtest.PREEMPT_ENV] = str(args.preempt)
     console = Console(highlight=False, soft_wrap=True)

@@ -11,6 +11,7 @@ lock acquire and release, which brings rare interleavings up (make explore).
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 from pathlib import Path
@@ -55,12 +56,14 @@ def run(item: pytest.Function) -> None:
 
     seed = seed_from_env()
     base = os.environ.get(SEEDS_ENV, "").strip()
-    step = getattr(item, "callspec", None) and item.callspec.params.get(_REPEAT_STEP)
+    callspec = getattr(item, "callspec", None)
+    step = callspec.params.get(_REPEAT_STEP) if callspec is not None else None
     if base and isinstance(step, int):
-        seed = int(base) + step  # make explore: run k of a test has seed base + k
+        seed = int(base) + step  # make explore: run k (from 0) of a test has seed base + k
     item.user_properties.append(("raftlab_sim_seed", seed))
     args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
     os.environ["RAFTLAB_SEED"] = str(seed)  # for what the test starts outside the World
+    gc.collect()  # what earlier tests left is finalized now, not at some moment of this run
     with sim.World(seed, preempt=preempt(), time_limit=TIME_LIMIT) as world:
         try:
             world.run(item.obj, **args)

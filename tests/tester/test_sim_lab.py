@@ -85,3 +85,21 @@ def test_debug_lines_of_a_replay_are_the_failing_runs(planted: Path) -> None:
     debug = run_sim(planted, 77, "test_PersistVoteBeforeReply", RAFTLAB_DEBUG="vote,term")
     assert tags(debug) == tags(plain) != []
     assert re.search(r"^\d{6} VOTE +S\d T\d+ ", debug, re.M), debug[-3000:]
+
+
+def test_a_run_is_the_same_whatever_ran_before_it_in_its_process(tmp_path: Path) -> None:
+    """make explore runs many seeds in one process; each must be the run its replay
+    command repeats alone, preemption on (a lock an import makes never preempts)."""
+    digests = tmp_path / "digests.txt"
+
+    def explore(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "tools.explore", "InitialElection3A or BasicAgree3B",
+             "-p", "1", "--preempt", "0.05", "--digests", str(digests), *args],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        return done.stdout + done.stderr
+
+    assert "digests written" in explore("-n", "4")
+    alone = explore("-n", "1", "--first", "4")
+    assert "2 runs compared" in alone and "0 digest mismatches" in alone, alone

@@ -115,6 +115,18 @@ class _Task:
         return f"_thread-{self.id} ({getattr(self.func, '__qualname__', self.func)!r})"
 
 
+def _importing(frame: Any) -> bool:
+    """Whether a module is being imported here: its locks are made once a process, by
+    whichever run imports it first, so they never preempt (else a run's draws would
+    depend on what the process ran before it)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "<module>" or code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class SimLock:
     """threading.Lock (_thread.allocate_lock) under the simulation: a contended acquire
     blocks the simulated thread (a switch point); timeouts are virtual. Used outside a
@@ -128,11 +140,15 @@ class SimLock:
         "_made",
         "_sentinel_of",
         "_waiter",
+        "_world",
         "__weakref__",
     )
 
     def __init__(self) -> None:
         self._locked = False
+        # The World it was made in: only its own locks may preempt (draw from its PRNG),
+        # so a lock of an earlier run, met by a finalizer, cannot change this run's draws.
+        self._world = None if _importing(sys._getframe(1)) else current_world()
         self._owner: _Task | None = None  # who acquired it (for the wait-for graph)
         self._waiters: list[_Task] = []
         self._site: tuple[Any, int] | None = None  # (code, line) of the last acquire
@@ -155,7 +171,7 @@ class SimLock:
         task = w._current if w is not None else None
         if w is None or task is None:
             return self._acquire_outside(blocking, timeout)
-        if w._preempt:
+        if w._preempt and self._world is w:
             w._maybe_preempt(task)
         if not self._locked:
             self._locked = True
@@ -210,7 +226,7 @@ class SimLock:
         else:
             self._locked = False
             self._owner = None
-        if w is not None and w._preempt:
+        if w is not None and w._preempt and self._world is w:
             me = current_world()
             if me is not None and me._current is not None and not me._killing:
                 me._maybe_preempt(me._current)
