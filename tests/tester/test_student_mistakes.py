@@ -129,11 +129,26 @@ class Raft(Correct):
         self.heartbeat_due = time.monotonic() + 0.02  # 50 heartbeats a second
 """
 
+# Whether Snapshot() meets the held lock is a race: when the snapshot's index is the
+# last committed entry, the applier is waiting for more and Snapshot() gets mu.  So
+# Snapshot() drops what it covers from the persisted log, as Figure 13 does, and a
+# snapshot that escapes is harmless: the next one deadlocks.  (The fixture indexes
+# its log from 0, so the in-memory log stays whole; SnapshotBasic3D never restarts.)
 SENDS_ON_APPLYCH_HOLDING_THE_LOCK = """
+import labgob
+
+
 class Raft(Correct):
+    snapshot_index = 0
+
     def Snapshot(self, index: int, snapshot: bytes) -> None:
         with self.mu:
-            pass  # 3D: trim the log through index (not needed to show the mistake)
+            self.snapshot_index = index
+            self.persist()
+
+    def persist(self) -> None:
+        tail = self.log[self.snapshot_index + 1 :]
+        self.persister.Save(labgob.encode([self.current_term, self.voted_for, tail]), None)
 
     def applier(self) -> None:
         while True:
@@ -167,11 +182,17 @@ class Raft(Correct):
 
 # No term check on vote replies: each vote past a majority wins the election again,
 # and each win starts one more heartbeat loop.
+# The stale reply is the second grant, which comes after its candidate won with the
+# first.  Both peers grant only in an election without a rival, so here the servers'
+# timeouts are staggered (server 0 first, by 300 ms): every first election has none.
 STALE_VOTE_REPLIES = """
 from raft.fixture_raft import HEARTBEAT_INTERVAL
 
 
 class Raft(Correct):
+    def reset_election_timer(self) -> None:
+        self.election_deadline = time.monotonic() + 0.3 * (self.me + 1)
+
     def send_request_vote(self, peer: int, args: RequestVoteArgs) -> None:
         reply = RequestVoteReply()
         if not self.peers[peer].Call("Raft.RequestVote", args, reply):
