@@ -33,8 +33,12 @@ endif
 
 # tests/lab: the lab's tests (what students run); tests/tester: the tester's and
 # tools' own tests; tests/reference: tests of this repository's Raft beyond the lab API.
+# Two test files at a time (pytest-xdist, a file to a process, so a file's shared
+# fixtures are made once): most tests wait on real time, so two take half as long.
+# TEST_JOBS=0 runs them one by one.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(PYTEST) $(ARGS) tests
+	$(PYTEST) $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) $(ARGS) tests
 
 # A part's tests are its file's, so ARGS="-k ..." narrows the part rather than replacing it.
 test-3A: $(STAMP)

@@ -111,9 +111,6 @@ def report(quick: bool) -> None:
         print(f"InitialElection3A real time:   {wall:6.2f} s wall")
 
 
-if __name__ == "__main__":
-    report("--quick" in sys.argv)
-
 
 def lab_suite(simulated: bool, target: str = "tests/lab") -> tuple[float, bool]:
     """Wall seconds of a child pytest over target, real time or simulated; passed?"""
@@ -148,3 +145,7 @@ def suite_report(quick: bool) -> None:
         f"faster (medians of {rounds} runs each, by turns; failed runs {failed}); "
         f"3A simulated {statistics.median(part_3a):.2f} s wall (median of 3, with pytest's start)"
     )
+
+
+if __name__ == "__main__":
+    report("--quick" in sys.argv)
