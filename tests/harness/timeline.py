@@ -10,7 +10,8 @@ dropped in.
 
 When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
 RAFTLAB_TIMELINE_DIR (default .raftlab/timelines/)/<test>-<seed>.html and the
-failure report prints its path. RAFTLAB_TIMELINE=off records nothing.
+failure report prints its path. RAFTLAB_TIMELINE=off records nothing
+(simulated, it records and writes nothing, so the run is the same either way).
 
 Every event also goes to the debug stream (raft/debug.py, topic "test"), so
 `RAFTLAB_DEBUG=...` logs show the tester's actions among the peers' lines, on
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import labdebug, transcript
+from harness import labdebug, runtime, transcript
 from harness.observe import Observer, Peer
 
 __all__ = ["Timeline", "debug_epoch", "mode", "output_dir", "render"]
@@ -81,7 +82,11 @@ class Timeline(Observer):
 
     def __init__(self, n: int, seed: int, enabled: bool | None = None) -> None:
         self.mode = mode()
-        self.enabled = self.mode != "off" if enabled is None else enabled
+        # Simulated, the sampler's reads of each peer are scheduled like any thread's,
+        # so it records whatever the mode: a run is the same whether its page is
+        # written or not, and explore's runs (RAFTLAB_TIMELINE=off) replay as printed.
+        recording = self.mode != "off" or runtime.simulating()
+        self.enabled = recording if enabled is None else enabled
         self.n = n
         self.seed = seed
         self.test = _current_test()
@@ -248,7 +253,7 @@ class Timeline(Observer):
         """Write the page if the test failed (or always) to self.path, and say where."""
         if not self.enabled or self.path is not None or self._finished:
             return
-        if not failed and self.mode != "always":
+        if self.mode == "off" or (not failed and self.mode != "always"):
             with self._mu:
                 self._finished = True
             return

@@ -41,10 +41,13 @@ def tags(out: str) -> list[tuple[str, str]]:
     return TAG.findall(out)
 
 
-def test_the_same_seed_gives_the_same_digests_and_another_seed_others() -> None:
+def test_the_same_seed_gives_the_same_digests_and_another_seed_others(tmp_path: Path) -> None:
     first = run_sim(REPO, 20261203, FEW)
     assert "5 passed" in first, first[-3000:]
-    again = run_sim(REPO, 20261203, FEW)
+    # With each timeline drawn (explore runs with none): the same run all the same.
+    again = run_sim(REPO, 20261203, FEW, RAFTLAB_TIMELINE="always",
+                    RAFTLAB_TIMELINE_DIR=str(tmp_path))  # fmt: skip
+    assert len(list(tmp_path.glob("*.html"))) == 5
     other = run_sim(REPO, 4242, FEW)
     assert len(tags(first)) == 5
     assert tags(again) == tags(first)
@@ -71,7 +74,8 @@ def test_a_failing_run_replays_exactly(planted: Path) -> None:
         "    replay: RAFTLAB_SEED=77 make test-beyond-go SIM=1 "
         "ARGS='-k test_PersistVoteBeforeReply'"
     )
-    again = run_sim(planted, 77, "test_PersistVoteBeforeReply")
+    # As a student replays it: with the timeline written, which explore's runs leave out.
+    again = run_sim(planted, 77, "test_PersistVoteBeforeReply", RAFTLAB_TIMELINE="fail")
     fail_again = re.search(r"^--- FAIL: test_PersistVoteBeforeReply \(\S+\) (\[sim .*\])$",
                            again, re.M)  # fmt: skip
     assert fail_again, again[-3000:]

@@ -113,6 +113,13 @@ def sealed_enabled() -> bool:
     return _sealed_forced or os.environ.get("RAFTLAB_SEALED", "") not in ("", "0")
 
 
+def simulating() -> bool:
+    """Is a simulation World running this thread's test? (harness.sim is imported only
+    by a simulated run, so this never imports it.)"""
+    sim = sys.modules.get("harness.sim")
+    return sim is not None and sim.current_world() is not None
+
+
 def select(
     fail: Fail, violation: Callable[[str], None], make: Any, race: bool, sealed: bool | None
 ) -> Runtime:
@@ -124,8 +131,7 @@ def select(
         from harness.runtime.sealed import Sealed
 
         return Sealed(fail, violation, make, race)
-    sim = sys.modules.get("harness.sim")
-    if sim is not None and sim.current_world() is not None:
+    if simulating():
         from harness.runtime.simulated import Simulated
 
         return Simulated(fail, violation, make, race)
