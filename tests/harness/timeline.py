@@ -11,7 +11,7 @@ dropped in.
 When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
 RAFTLAB_TIMELINE_DIR (default .raftlab/timelines/)/<test>-<seed>.html and the
 failure report prints its path. RAFTLAB_TIMELINE=off records nothing
-(simulated, it records and writes nothing, so the run is the same either way).
+(simulated, it still records but writes no page, so the run is the same either way).
 
 Every event also goes to the debug stream (raft/debug.py, topic "test"), so
 `RAFTLAB_DEBUG=...` logs show the tester's actions among the peers' lines, on
