@@ -85,7 +85,7 @@ def round_trips(calls: int, runs: int) -> tuple[list[float], list[float]]:
 class PartRun:
     wall: float  # seconds
     cpu: float  # user + system seconds of pytest and every process it waited for
-    peak: int  # most processes alive at once: pytest and its peer hosts
+    peak: int  # most processes alive at once: pytest, the zygote and the peer hosts
     passed: bool
 
 
@@ -116,7 +116,7 @@ def run_part(part: str, sealed: bool) -> PartRun:
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak[0] = max(peak[0], 1 + len(_children_of(child.pid)))
+            peak[0] = max(peak[0], 1 + len(_descendants_of(child.pid)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -129,11 +129,12 @@ def run_part(part: str, sealed: bool) -> PartRun:
     return PartRun(wall, cpu, peak[0], child.returncode == 0 and b" failed" not in out)
 
 
-def _children_of(pid: int) -> list[int]:
-    """The processes whose parent is pid (Linux /proc)."""
+def _descendants_of(pid: int) -> list[int]:
+    """The processes under pid: its children, theirs, and so on (Linux /proc). A
+    sealed test's peer hosts are children of the zygote, which is pytest's."""
     import os
 
-    found = []
+    parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -142,8 +143,12 @@ def _children_of(pid: int) -> list[int]:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
+        parents[int(entry)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        below = [p for p, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
     return found
 
 

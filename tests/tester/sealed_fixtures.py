@@ -53,6 +53,17 @@ class UnlockedGetState(Raft):
         return self.current_term, self.state == "leader"  # no `with self.mu`
 
 
+class TellsItsProcess(Raft):
+    """inspect() tells, beside the hook's keys, what its process is like."""
+
+    def inspect(self, with_log: bool = True) -> dict[str, Any]:
+        info = super().inspect(with_log)
+        return dict(
+            info, pid=os.getpid(), ppid=os.getppid(), cwd=os.getcwd(), argv=sys.argv,
+            probe=os.environ.get("RAFTLAB_PROBE"), path0=sys.path[0],
+        )  # fmt: skip
+
+
 def _garbage(payload: bytes) -> None:
     """Write payload on the peer host's channel, whose fd is in its command line."""
     time.sleep(0.3)
@@ -92,3 +103,4 @@ MakeSendsGarbage = _maker(SendsGarbage)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)
+MakeTellsItsProcess = _maker(TellsItsProcess)

@@ -193,3 +193,77 @@ def test_expect_checks_a_messages_shape() -> None:
         expect(("call", True), int)
     with pytest.raises(WireError, match="shaped"):
         expect(("save", b"a"), bytes, bytes)
+
+
+@pytest.mark.parametrize("zygote", ["on", "off"])
+def test_a_host_starts_as_a_new_interpreter_would_forked_or_not(
+    zygote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked from the zygote (harness/runtime/hostprocs.py) or not, a host takes the
+    tester's environment and working directory as they are when it starts, and the
+    command line `python -m harness.peerhost` gives it."""
+    monkeypatch.setenv("RAFTLAB_ZYGOTE", zygote)
+    monkeypatch.setenv("RAFTLAB_PROBE", f"set just before the {zygote} test")
+    monkeypatch.chdir(tmp_path)
+    with make_config(3, False, make=fx.MakeTellsItsProcess, sealed=True) as cfg:
+        infos = [peer.inspect() for peer in cfg.rafts]  # type: ignore[union-attr]
+        cfg.end()
+    assert len({info["pid"] for info in infos}) == 3
+    parents = {info["ppid"] for info in infos}
+    assert (parents == {os.getpid()}) == (zygote == "off"), parents
+    for info in infos:
+        assert info["probe"] == f"set just before the {zygote} test"
+        assert info["cwd"] == info["path0"] == str(tmp_path)
+        assert info["argv"][0] == str(REPO / "tests/harness/peerhost/__main__.py")
+
+
+def test_an_inspected_log_crosses_as_what_changed_and_is_rebuilt_whole() -> None:
+    """LogDelta (peerhost/host.py) sends a log as what changed since the last one;
+    the tester's handle (_RemoteRaft) rebuilds it. Each log below must come back
+    whole, the entry whose command changed under the same term included."""
+    from harness.peerhost.host import LogDelta
+    from harness.runtime.sealed import _RemoteRaft
+
+    class NoHost:
+        def fail_wire(self, why: str) -> None:
+            raise AssertionError(why)
+
+    sent = LogDelta()
+    handle = _RemoteRaft(NoHost())  # type: ignore[arg-type]
+    logs = [
+        (1, [(0, None)]),
+        (1, [(0, None), (1, 101)]),
+        (1, [(0, None), (1, 101), (1, 102), (2, 103)]),
+        (1, [(0, None), (1, 101), (1, 102), (2, 104)]),  # same term, another command
+        (1, [(0, None), (1, 101), [3, 105]]),  # cut, and an entry that is a list
+        (3, [(1, 101), (3, 105), (3, 106)]),  # compacted up to index 2
+        (3, [(1, 101), (3, 105), (3, 106)]),
+        (9, [(4, 107)]),  # a snapshot past every entry held: sent whole
+        (2, [(1, 101), (3, 105)]),  # log_start back: sent whole
+        (2, [(1, 101), (3, 999)]),
+    ]
+    kinds = []
+    for start, log in logs:
+        answer = sent.answer({"term": 3, "role": "leader", "commit_index": 1,
+                              "log_start": start, "log": log})  # fmt: skip
+        kinds.append(answer[0])
+        info = handle._rebuilt(answer)
+        assert [tuple(e) for e in info["log"]] == [tuple(e) for e in log], (start, log)
+        assert (info["log_start"], info["term"], info["role"]) == (start, 3, "leader")
+    assert kinds == ["full"] + ["delta"] * 6 + ["full", "full", "delta"]
+    assert sent.answer({"term": 3, "log": "not a log"})[0] == "full"
+
+
+def test_a_delta_that_does_not_fit_the_log_held_fails_the_host() -> None:
+    from harness.runtime.sealed import _RemoteRaft
+
+    failed = []
+
+    class Host:
+        def fail_wire(self, why: str) -> None:
+            failed.append(why)
+
+    handle = _RemoteRaft(Host())  # type: ignore[arg-type]
+    handle._rebuilt(["full", {"log": [(0, None)]}])
+    handle._rebuilt(["delta", {}, 0, 5, []])  # keeps 5 entries of 1
+    assert failed and failed[0].startswith("an inspect() answer that does not fit")

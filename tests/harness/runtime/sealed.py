@@ -24,8 +24,10 @@ Everything a host sends is checked; a host that breaks the rules (garbage, a
 message of the wrong shape, an exit while the test runs) fails its test with a
 line saying so, and its process is killed.
 
-Spare hosts are started ahead (SPARES), so a restart does not wait for Python
-to start and import the student's module.
+A host is forked from the zygote, which has the host's code imported, or,
+under the grader's sandbox, started as a new interpreter (runtime/hostprocs.py).
+Spare hosts are started ahead (SPARES), so a restart does not wait for the
+student's module to be imported.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from harness.applych import ApplyChannel
 from harness.hangs import ThreadPlace
 from harness.observe import CRASHED, Peer
 from harness.rpckinds import RpcKinds
+from harness.runtime import hostprocs
+from harness.runtime.hostprocs import HostProcess
 from harness.runtime.wire import Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
 from labrpc.pool import HandlerPool
@@ -168,21 +172,8 @@ class _Host:
         self._runtime = runtime
         self.server = -1  # which server it runs, once attached
         parent, child = socket.socketpair()
-        argv = [
-            *runtime.wrap, sys.executable, *(["-S"] if sys.flags.no_site else []),
-            "-m", "harness.peerhost", str(child.fileno()), runtime.make_module,
-            runtime.make_name,
-        ]  # fmt: skip
-        if runtime.race_mode:
-            argv.append("--race")
-        self.proc = subprocess.Popen(
-            argv,
-            pass_fds=(child.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=runtime.env,
-        )
+        args = [runtime.make_module, runtime.make_name, *(["--race"] if runtime.race_mode else [])]
+        self.proc: HostProcess = hostprocs.start(args, child, runtime.env, runtime.wrap)
         child.close()
         self.chan = Channel(parent)
         self._mu = threading.Lock()
@@ -329,15 +320,21 @@ class _Host:
             answers, self._answers = self._answers, {}
         for answer in answers.values():
             answer.give(None, _ENDED if answer.then is None else None)
-        if why and not self.killed:
-            self.kill()
-            self._runtime.fail(AssertionError(
-                f"server {self.server}'s peer host sent a malformed message ({why}); "
-                "sealed mode killed its process"
-            ))  # fmt: skip
+        if why:
+            self.fail_wire(why)
         elif not self.killed:
             code = self.proc.wait()
             self._runtime.host_exited(self, code)
+
+    def fail_wire(self, why: str) -> None:
+        """The host broke the channel's rules: kill it, and fail the test saying so."""
+        if self.killed:
+            return
+        self.kill()
+        self._runtime.fail(AssertionError(
+            f"server {self.server}'s peer host sent a malformed message ({why}); "
+            "sealed mode killed its process"
+        ))  # fmt: skip
 
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -446,6 +443,8 @@ class _RemoteRaft:
     def __init__(self, host: _Host) -> None:
         self._host = host
         self._last_state: tuple[int, bool] = (0, False)
+        self._log_mu = threading.Lock()  # one inspect() with the log at a time
+        self._log: list[Any] = []  # guarded by _log_mu: the log of the last such answer
 
     def _request(self, kind: str, *args: Any) -> Any:
         try:
@@ -481,8 +480,34 @@ class _RemoteRaft:
         return self._inspect if self._host.has_inspect else None
 
     def _inspect(self, with_log: bool = True) -> Any:
-        answer = self._request("inspect", with_log)
-        return CRASHED if answer is _CRASHED else answer
+        if not with_log:
+            answer = self._request("inspect", False)
+            return CRASHED if answer is _CRASHED else answer
+        with self._log_mu:  # so that the host's last log sent is the one held here
+            answer = self._request("inspect", True)
+            if answer is _CRASHED:
+                return CRASHED
+            return self._rebuilt(answer)
+
+    def _rebuilt(self, answer: Any) -> Any:
+        """The hook's answer from the host's ["full", info] or ["delta", ...] (its
+        LogDelta); called with _log_mu held."""
+        if isinstance(answer, list) and len(answer) == 2 and answer[0] == "full":
+            info = answer[1]
+            log = info.get("log") if isinstance(info, dict) else None
+            self._log = log if isinstance(log, list) else []
+            return info
+        if isinstance(answer, list) and len(answer) == 5 and answer[0] == "delta":
+            _, rest, shift, keep, tail = answer
+            if (
+                isinstance(rest, dict) and isinstance(tail, list)
+                and type(shift) is int and type(keep) is int
+                and 0 <= shift and 0 <= keep <= len(self._log) - shift
+            ):  # fmt: skip
+                self._log = self._log[shift : shift + keep] + tail
+                return dict(rest, log=self._log)
+        self._host.fail_wire(f"an inspect() answer that does not fit: {answer!r:.120}")
+        return CRASHED
 
     def __repr__(self) -> str:
         return f"<sealed peer, pid {self._host.proc.pid}>"
