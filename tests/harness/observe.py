@@ -14,14 +14,14 @@ before Make() constructs a peer.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from harness.applych import ApplyChannel
 from harness.hangs import CallWatch
 
-__all__ = ["CRASHED", "Observer", "Peer", "RaftPeer"]
+__all__ = ["CRASHED", "Observer", "Peer", "RaftPeer", "Sample", "SelfSampling"]
 
 # What inspect() answers when the peer crashed during the call (a sealed peer's
 # process was killed): no answer, so no observer is told of one.
@@ -38,6 +38,58 @@ class RaftPeer(Protocol):
     def Kill(self) -> None: ...
 
     def Snapshot(self, index: int, snapshot: bytes) -> None: ...
+
+
+class Sample(NamedTuple):
+    """One reading of a peer as the timeline's sampler takes it (Peer.sample)."""
+
+    at: float  # time.monotonic() when it was taken
+    how: str  # "inspect()" or "GetState()"
+    role: str  # as the timeline draws it: the hook's role, lower case, or "leader"/"not leader"
+    term: int | None  # None: neither call answered
+    seen_term: int | None  # what observers are told: the term, None if they are told nothing
+    seen_leader: bool  # and whether it was leader
+
+
+class SelfSampling:
+    """A Raft handle whose peer is sampled where it runs, a sealed peer's host
+    (runtime/sealed.py), so that a reading needs no round trip to it."""
+
+    def samples(self) -> list[Sample]:
+        """The samples taken since the last call, oldest first: each change of role
+        or term, after the last sample of the state it ends."""
+        raise NotImplementedError
+
+
+def take_sample(
+    inspect: Callable[[], Any], get_state: Callable[[], tuple[int, bool]], at: float
+) -> Sample:
+    """A sample through inspect() (its answer without the log, None if there is no
+    hook), else through GetState(); an exception in either counts as no answer."""
+    try:
+        info = inspect()
+        if info is not None and info is not CRASHED:
+            term, role = info["term"], info["role"]
+            seen = term if isinstance(term, int) else None
+            return Sample(at, "inspect()", str(role).lower(), int(term), seen, role == "leader")
+    except Exception:
+        pass
+    try:
+        term, is_leader = get_state()
+        return Sample(at, "GetState()", "leader" if is_leader else "not leader", int(term),
+                      term if isinstance(term, int) else None, bool(is_leader))  # fmt: skip
+    except Exception:
+        return Sample(at, "GetState()", "unknown", None, None, False)
+
+
+def _call_hook(hook: Any, with_log: bool) -> Any:
+    """inspect(), with with_log=False only if asked for: a hook may not take it."""
+    if with_log:
+        return hook()
+    try:
+        return hook(with_log=False)
+    except TypeError:  # a hook without the argument
+        return hook()
 
 
 class Observer:
@@ -110,6 +162,8 @@ class Peer:
         self._observers = observers  # Config's list: read at each call
         self._watch = watch  # fails the test if a call does not return (harness/hangs.py)
         self._apply_ch = apply_ch  # told when the tester waits in Snapshot() (harness/applych.py)
+        # The timeline's thread's alone: a SelfSampling handle's last sample.
+        self._last_sample = Sample(time.monotonic(), "inspect()", "unknown", None, None, False)
 
     def GetState(self) -> tuple[int, bool]:
         t = time.monotonic()
@@ -151,18 +205,39 @@ class Peer:
         if not callable(hook):
             return None
         t = time.monotonic()
-        if with_log:
-            info = hook()
-        else:
-            try:
-                info = hook(with_log=False)
-            except TypeError:  # a hook without the argument
-                info = hook()
+        info = _call_hook(hook, with_log)
         if info is CRASHED:
             return None
         for o in self._observers:
             o.on_inspect(self, t, info, with_log)
         return info
+
+    def sample(self) -> Sample:
+        """The peer's role and term now, for the timeline, and for the observers as
+        the inspect() or GetState() answer it is. A SelfSampling handle gives what
+        its peer's own sampler saw since the last call, each told to the observers
+        with the time it was taken, and its last sample if it saw nothing new."""
+        if isinstance(self.raft, SelfSampling):
+            new = self.raft.samples()
+            for sample in new:
+                self._tell(sample)
+            if new:
+                self._last_sample = new[-1]
+            return self._last_sample
+        # Peer.inspect and Peer.GetState tell the observers themselves.
+        return take_sample(lambda: self.inspect(with_log=False), self.GetState, time.monotonic())
+
+    def _tell(self, sample: Sample) -> None:
+        if sample.seen_term is None:
+            return
+        for o in self._observers:
+            if sample.how == "inspect()":
+                # The hook's role, as far as observers look at it: leader or not.
+                role = "leader" if sample.seen_leader else "not leader"
+                info = {"term": sample.seen_term, "role": role}
+                o.on_inspect(self, sample.at, info, False)
+            else:
+                o.on_get_state(self, sample.at, sample.seen_term, sample.seen_leader)
 
     def __repr__(self) -> str:
         return f"<server {self.server}: {self.raft!r}>"

@@ -3,10 +3,11 @@
 Timeline is an Observer (harness/observe.py): the tester tells it what it does
 (connect, disconnect, crash, restart, a successful Start, commit, its checks,
 the failure), and a "tester-timeline" thread samples each peer's role and term
-every SAMPLE_INTERVAL seconds through its handle (cfg.rafts[i]): with
+every SAMPLE_INTERVAL seconds through its handle (cfg.rafts[i].sample()): with
 `inspect()` when the peer offers it (term, role), else with GetState() (leader
-or not). Nothing else of the Raft is used, so a student's raft.py can be
-dropped in.
+or not). A sealed peer's host takes those samples where the peer runs, and
+sends each change (runtime/sealed.py). Nothing else of the Raft is used, so a
+student's raft.py can be dropped in.
 
 When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
 RAFTLAB_TIMELINE_DIR (default .raftlab/timelines/)/<test>-<seed>.html and the
@@ -198,8 +199,9 @@ class Timeline(Observer):
                     self._sample_one(i, peer)
 
     def _sample_one(self, i: int, peer: Peer) -> None:
-        role, term, self.sampling = _read_state(peer)
-        self._observe(i, role, term)
+        sample = peer.sample()
+        self.sampling = sample.how
+        self._observe(i, sample.role, sample.term)
 
     def _observe(self, i: int, role: str, term: int | None) -> None:
         if not self.enabled:
@@ -284,21 +286,6 @@ def render(data: dict[str, Any]) -> str:
     payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
     title = f"{data.get('test', 'raft')} seed {data.get('seed')}"
     return template.replace("__TITLE__", html.escape(title)).replace("__DATA__", payload)
-
-
-def _read_state(peer: Peer) -> tuple[str, int | None, str]:
-    """(role, term, how) of a peer: through inspect() if it has one, else GetState()."""
-    try:
-        info = peer.inspect(with_log=False)  # role and term are all a lane needs
-        if info is not None:
-            return str(info["role"]).lower(), int(info["term"]), "inspect()"
-    except Exception:
-        pass
-    try:
-        term, is_leader = peer.GetState()
-    except Exception:
-        return "unknown", None, "GetState()"
-    return ("leader" if is_leader else "not leader"), int(term), "GetState()"
 
 
 def _reason(failure: BaseException) -> str:

@@ -15,7 +15,9 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sealed_fixtures as fx
@@ -267,3 +269,32 @@ def test_a_delta_that_does_not_fit_the_log_held_fails_the_host() -> None:
     handle._rebuilt(["full", {"log": [(0, None)]}])
     handle._rebuilt(["delta", {}, 0, 5, []])  # keeps 5 entries of 1
     assert failed and failed[0].startswith("an inspect() answer that does not fit")
+
+
+def test_the_timeline_samples_a_sealed_peer_where_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each host samples its Raft for the timeline and sends what changed: the
+    tester's sampler asks no host for anything, and the lanes read as in-process."""
+    from harness.runtime.sealed import _Host
+
+    asked: list[tuple[str, tuple[Any, ...]]] = []
+    request = _Host.request
+
+    def counted(self: _Host, kind: str, *args: Any, **kw: Any) -> Any:
+        asked.append((kind, args))
+        return request(self, kind, *args, **kw)
+
+    monkeypatch.setattr(_Host, "request", counted)
+    with make_config(3, False, make=fx.MakeCorrect, sealed=True) as cfg:
+        leader = cfg.checkOneLeader()
+        term, _ = cfg.rafts[leader].GetState()  # type: ignore[union-attr]
+        time.sleep(0.3)
+        data = cfg.timeline.data(False, "")
+        cfg.end()
+    assert ("inspect", (False,)) not in asked
+    assert data["sampling"] == "inspect()"
+    lanes = [[(s[2], s[3]) for s in lane["segments"]] for lane in data["lanes"]]
+    assert ("leader", term) in lanes[leader], lanes
+    for lane in lanes:
+        assert lane[-1][0] in ("leader", "follower"), lanes

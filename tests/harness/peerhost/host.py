@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -31,12 +32,15 @@ import labrpc
 from harness import race as racecheck
 from harness.causes import Causes
 from harness.hangs import local_thread_places
+from harness.observe import take_sample
 from harness.rpckinds import describe_handlers
 from harness.runtime.wire import Channel
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
 from labrpc.pool import HandlerPool
 from labrpc.service import LabrpcError, register_handler_types
+
+SAMPLER = "tester-timeline"  # the thread that samples the Raft for the timeline
 
 
 class _Waiting:
@@ -74,6 +78,7 @@ class Host:
         self.rf: Any = None
         self.server: labrpc.Server | None = None
         self._sent_log = LogDelta()
+        self._killed = threading.Event()  # Kill() was called: the sampler stops
         self._baseline = set(threading.enumerate())
 
     # -- requests of the host's own ------------------------------------------------
@@ -121,8 +126,9 @@ class Host:
                 self._pool.submit(lambda m=message: self._invoke(*m))
 
     def _make_peer(
-        self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float
-    ) -> None:
+        self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float,
+        sample_every: float,
+    ) -> None:  # fmt: skip
         from raft import debug
 
         debug._epoch = epoch  # the tester's clock: time.monotonic is the machine's
@@ -141,6 +147,26 @@ class Host:
             {name: [args, list(fields)] for name, (args, fields) in handlers.items()},
             callable(getattr(self.rf, "inspect", None)),
         )
+        if sample_every > 0:
+            threading.Thread(
+                target=self._sample, args=(sample_every,), name=SAMPLER, daemon=True
+            ).start()
+
+    def _sample(self, every: float) -> None:
+        """The timeline's sampler (harness/timeline.py), run here: every `every` seconds
+        a sample as the tester's would take it, sent when role or term changed, after
+        the last sample of the state it ends. Until Kill()."""
+        rf = self.rf
+        hook = getattr(rf, "inspect", None)
+        inspect = (lambda: _inspect(rf, False)) if callable(hook) else (lambda: None)
+        sent = last = None
+        while not self._killed.wait(every):
+            sample = take_sample(inspect, rf.GetState, time.monotonic())
+            if sent is None or sample[1:] != sent[1:]:
+                ended = [last] if last is not None and last is not sent else []
+                self.chan.send("sampled", [list(s) for s in [*ended, sample]])
+                sent = sample
+            last = sample
 
     def _rpc(self, token: int, svc_meth: str, args: bytes) -> None:
         assert self.server is not None
@@ -179,6 +205,7 @@ class Host:
             rf.Snapshot(*args)
             return None
         if kind == "Kill":
+            self._killed.set()
             rf.Kill()
             return None
         if kind == "inspect":
@@ -193,8 +220,6 @@ class Host:
 
     def _finish(self, token: int, grace: float) -> None:
         """After Kill(): the threads still running once grace seconds are up, then exit."""
-        import time
-
         deadline = time.monotonic() + grace
         me = threading.current_thread()
         left: list[threading.Thread] = []
@@ -202,7 +227,7 @@ class Host:
             left = [
                 t for t in threading.enumerate()
                 if t not in self._baseline and t is not me and t.is_alive()
-                and not t.name.startswith("labrpc-handler-")
+                and not t.name.startswith("labrpc-handler-") and t.name != SAMPLER
             ]  # fmt: skip
             if not left or time.monotonic() >= deadline:
                 break

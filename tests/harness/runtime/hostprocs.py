@@ -44,11 +44,16 @@ class HostProcess(Protocol):
     def send_signal(self, sig: int) -> None: ...
 
 
+def forks(env: dict[str, str], wrap: list[str]) -> bool:
+    """Whether start() forks hosts from the zygote, given the same env and wrap."""
+    return not wrap and env.get(ZYGOTE_ENV, "").strip().lower() not in ("0", "off", "no")
+
+
 def start(
     args: list[str], channel: socket.socket, env: dict[str, str], wrap: list[str]
 ) -> HostProcess:
     """A host running `python -m harness.peerhost FD *args`, FD its end of channel."""
-    if not wrap and env.get(ZYGOTE_ENV, "").strip().lower() not in ("0", "off", "no"):
+    if forks(env, wrap):
         forked = _zygote_for(env).fork(args, channel, env)
         if forked is not None:
             return forked

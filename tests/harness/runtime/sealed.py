@@ -27,7 +27,8 @@ line saying so, and its process is killed.
 A host is forked from the zygote, which has the host's code imported, or,
 under the grader's sandbox, started as a new interpreter (runtime/hostprocs.py).
 Spare hosts are started ahead (SPARES), so a restart does not wait for the
-student's module to be imported.
+student's module to be imported: from the start for new interpreters, from a
+test's first crash for forked hosts.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import labrpc
-from harness import leftovers
+from harness import leftovers, timeline
 from harness.applych import ApplyChannel
 from harness.hangs import ThreadPlace
-from harness.observe import CRASHED, Peer
+from harness.observe import CRASHED, Peer, Sample, SelfSampling
 from harness.rpckinds import RpcKinds
 from harness.runtime import hostprocs
 from harness.runtime.hostprocs import HostProcess
@@ -180,15 +181,14 @@ class _Host:
         self._answers: dict[int, _Answer] = {}  # guarded by _mu
         self._next = 0  # guarded by _mu
         self.gone = False  # guarded by _mu: the process ended (or was killed)
+        self._samples: list[Sample] = []  # guarded by _mu: the timeline's, not yet taken
         self.killed = False  # the tester killed it: its exit is no failure
         self.hello = threading.Event()
         self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
         self._endnames: frozenset[str] = frozenset()
         self._persister: Store | None = None
         self._apply_ch: ApplyChannel | None = None
-        self._applies: queue.SimpleQueue[tuple[int, Applied, str, str] | None] = (
-            queue.SimpleQueue()
-        )
+        self._applies: queue.SimpleQueue[tuple[int, Applied, str, str] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._relay_output, name="tester-sealed-output", daemon=True),
             threading.Thread(target=self._read, name="tester-sealed-reader", daemon=True),
@@ -209,7 +209,13 @@ class _Host:
         self._apply_ch = apply_ch
         try:
             self.chan.send(
-                "make", i, endnames, persister.ReadRaftState(), persister.ReadSnapshot(), epoch
+                "make",
+                i,
+                endnames,
+                persister.ReadRaftState(),
+                persister.ReadSnapshot(),
+                epoch,
+                self._runtime.sample_every,
             )
         except OSError:  # a spare that has already exited
             try:
@@ -268,6 +274,11 @@ class _Host:
             pass  # the reader sees the end and answers every waiting request
         return answer
 
+    def take_samples(self) -> list[Sample]:
+        with self._mu:
+            samples, self._samples = self._samples, []
+        return samples
+
     def kill(self) -> None:
         """SIGKILL the process: a crash."""
         self.killed = True
@@ -318,6 +329,7 @@ class _Host:
         with self._mu:
             self.gone = True
             answers, self._answers = self._answers, {}
+        self.hello.set()  # no hello will come: nobody waits for it
         for answer in answers.values():
             answer.give(None, _ENDED if answer.then is None else None)
         if why:
@@ -360,6 +372,11 @@ class _Host:
             service, handlers, self.has_inspect = expect(message, str, dict, bool)
             self._runtime.hello(service, _handlers(handlers))
             self.hello.set()
+        elif kind == "sampled":
+            (batch,) = expect(message, list)
+            samples = [_sample(item) for item in batch]
+            with self._mu:
+                self._samples.extend(samples)
         elif kind == "ready":
             pass
         elif kind == "thread_error":
@@ -420,6 +437,20 @@ def _is_strings(p: Any, n: int) -> bool:
     return isinstance(p, list) and len(p) == n and all(isinstance(x, str) for x in p)
 
 
+def _sample(item: Any) -> Sample:
+    """A sample the host's timeline sampler sent, checked field by field."""
+    if not (isinstance(item, list) and len(item) == 6):
+        raise WireError(f"a sample that is not a list of 6 fields: {item!r:.120}")
+    at, how, role, term, seen_term, seen_leader = item
+    if not (
+        isinstance(at, float) and how in ("inspect()", "GetState()") and isinstance(role, str)
+        and all(t is None or type(t) is int for t in (term, seen_term))
+        and isinstance(seen_leader, bool)
+    ):  # fmt: skip
+        raise WireError(f"a sample with a field of the wrong type: {item!r:.120}")
+    return Sample(at, how, role, term, seen_term, seen_leader)
+
+
 def _handlers(raw: dict[Any, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
     found = {}
     for name, value in raw.items():
@@ -433,7 +464,7 @@ def _handlers(raw: dict[Any, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
     return found
 
 
-class _RemoteRaft:
+class _RemoteRaft(SelfSampling):
     """The Raft in a host, with the lab's calls (the .raft of the tester's Peer).
 
     Once the tester has crashed it, it answers as a killed Raft object would in
@@ -474,9 +505,16 @@ class _RemoteRaft:
     def Kill(self) -> None:
         self._request("Kill")
 
+    def samples(self) -> list[Sample]:
+        """What the host's sampler saw since the last call (SelfSampling)."""
+        return self._host.take_samples()
+
     @property
     def inspect(self) -> Callable[..., Any] | None:
-        """The Raft's inspect(), if it has one (it is optional), as Peer.inspect calls it."""
+        """The Raft's inspect(), if it has one (it is optional), as Peer.inspect calls it.
+        Its host says so in its hello, which this waits for, as in-process a Raft
+        has its methods as soon as Make() returns."""
+        self._host.hello.wait(HELLO_SECONDS)
         return self._inspect if self._host.has_inspect else None
 
     def _inspect(self, with_log: bool = True) -> Any:
@@ -599,12 +637,17 @@ class Sealed:
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.env["RAFTLAB_SEALED_HOST"] = "1"
         self.causes = _HostCauses(self)
+        # The timeline's sampler runs in each host, so a sample needs no round trip.
+        self.sample_every = timeline.SAMPLE_INTERVAL if timeline.mode() != "off" else 0.0
         self.pool = HandlerPool()  # runs the hosts' Calls through the network
         self._mu = threading.Lock()
         self._rpc_kinds: RpcKinds | None = None  # guarded by _mu
         self._hosts: dict[int, _Host] = {}  # the live peer of each server; guarded by _mu
         self._all: list[_Host] = []  # every host started; guarded by _mu
         self._spares: list[_Host] = []  # guarded by _mu
+        # How many spares to keep warm (guarded by _mu). A host forked from the zygote
+        # is ready in a few ms, so none are kept until a crash says restarts will come.
+        self._want_spares = 0 if hostprocs.forks(self.env, self.wrap) else SPARES
         self._hello = threading.Event()
         self._net: labrpc.Network | None = None
         self._closed = False
@@ -654,8 +697,10 @@ class Sealed:
         with self._mu:
             if self._hosts.get(i) is host:
                 del self._hosts[i]
+            self._want_spares = SPARES
         host.kill()
         host.join()
+        self._top_up()
 
     def thread_places(self) -> list[ThreadPlace]:
         places = []
@@ -717,10 +762,10 @@ class Sealed:
             ))  # fmt: skip
 
     def _top_up(self) -> None:
-        """Start spare hosts until SPARES are warm."""
+        """Start spare hosts until as many as wanted are warm."""
         while True:
             with self._mu:
-                if self._closed or len(self._spares) >= SPARES:
+                if self._closed or len(self._spares) >= self._want_spares:
                     return
             host = _Host(self)
             with self._mu:
@@ -769,6 +814,4 @@ def _wrap_from_env() -> list[str]:
 
 def _epoch() -> float:
     """The clock DPrintf's lines count from (raft/debug.py, restarted by the timeline)."""
-    from harness import timeline
-
     return timeline.debug_epoch()
