@@ -298,3 +298,23 @@ def test_the_timeline_samples_a_sealed_peer_where_it_runs(
     assert ("leader", term) in lanes[leader], lanes
     for lane in lanes:
         assert lane[-1][0] in ("leader", "follower"), lanes
+
+
+@pytest.mark.parametrize("zygote", ["on", "off"])
+def test_a_host_run_to_its_end_is_killed_when_out_of_time(
+    zygote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hostprocs.run (pytest's header, sealed: the handlers' rebound parameters) gives
+    up on a student's module whose import never ends, and leaves no process."""
+    from harness.runtime import hostprocs
+
+    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(60)\nMake = None\n")
+    (tmp_path / "quick_import.py").write_text("def Make(): pass\n")
+    path = os.pathsep.join([str(tmp_path), *(p for p in sys.path if p)])
+    env = dict(os.environ, RAFTLAB_ZYGOTE=zygote, PYTHONPATH=path)
+    assert hostprocs.run(["--rebound", "quick_import", "Make"], env, [], 30) == (0, b"")
+    started = time.monotonic()
+    assert hostprocs.run(["--rebound", "slow_import", "Make"], env, [], 1.0) == (None, b"")
+    assert time.monotonic() - started < 10
+    assert "slow_import" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                               text=True).stdout  # fmt: skip

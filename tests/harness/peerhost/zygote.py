@@ -9,11 +9,11 @@ thread, so a fork copies no lock another thread holds.
 
 It talks to the tester over a SOCK_SEQPACKET socket, one JSON message a packet:
 
-  * ["fork", argv, env, cwd] with two descriptors, the host's channel and its
-    output: the child makes them its channel and its stdout and stderr, takes
-    env and cwd, and runs the host with argv (host.py's arguments, the channel
-    first); the answer is ["forked", pid] with a pidfd of the child, through
-    which the tester signals it and sees it end;
+  * ["fork", argv, env, cwd] with the host's output and, for a host that
+    serves a peer, its channel: the child makes the first its stdout and
+    stderr, takes env and cwd, and runs host.py's main with argv (after the
+    channel's fd, if there is one); the answer is ["forked", pid] with a pidfd
+    of the child, through which the tester signals it and sees it end;
   * ["status", pid]: the answer is ["status", pid, returncode] once the child
     has ended (returncode as subprocess's: -N for signal N), None for a pid
     that is not, or no longer, a child of this process.
@@ -101,7 +101,7 @@ class Zygote:
             self._sock.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
-            channel, output = fds
+            output, *channel = fds
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(output, 1)
@@ -114,7 +114,8 @@ class Zygote:
                 os.chdir(cwd)
                 sys.path[0] = cwd  # as `python -m` puts its cwd first
             script = os.path.join(os.path.dirname(harness.peerhost.host.__file__), "__main__.py")
-            sys.argv = [script, str(channel), *argv]  # as `python -m harness.peerhost` has it
+            # as `python -m harness.peerhost FD ...` has it
+            sys.argv = [script, *(str(fd) for fd in channel), *argv]
             harness.peerhost.host.main()
             code = 0
         except SystemExit as e:

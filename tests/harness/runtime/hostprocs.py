@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import IO, Any, Protocol
 
 __all__ = ["HostProcess", "start"]
@@ -65,6 +66,37 @@ def start(
         stderr=subprocess.STDOUT,
         env=env,
     )
+
+
+def run(
+    args: list[str], env: dict[str, str], wrap: list[str], timeout: float
+) -> tuple[int | None, bytes]:
+    """`python -m harness.peerhost *args`, with no channel, to its end: its returncode
+    (None if it ran out of time, and was killed) and its output."""
+    forked = _zygote_for(env).fork(args, None, env) if forks(env, wrap) else None
+    if forked is None:
+        try:
+            done = subprocess.run(
+                [*wrap, *_python(), "-m", "harness.peerhost", *args],
+                env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return None, b""
+        return done.returncode, done.stdout
+    assert forked.stdout is not None
+    out, fd = [], forked.stdout.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0 and poller.poll(int(left * 1000) + 1):
+        if not (chunk := os.read(fd, 1 << 16)):
+            forked.stdout.close()
+            return forked.wait(max(0.0, deadline - time.monotonic())), b"".join(out)
+        out.append(chunk)
+    forked.send_signal(signal.SIGKILL)
+    forked.wait()
+    forked.stdout.close()
+    return None, b""
 
 
 def _python() -> list[str]:
@@ -125,12 +157,16 @@ class _Zygote:
         self._mu = threading.Lock()  # one request and its answer at a time
         self.broken = False  # guarded by _mu
 
-    def fork(self, args: list[str], channel: socket.socket, env: dict[str, str]) -> _Forked | None:
-        """A host forked with these args, env and this process's cwd; None if the
-        zygote cannot fork (its trouble is reported once, on stderr)."""
+    def fork(
+        self, args: list[str], channel: socket.socket | None, env: dict[str, str]
+    ) -> _Forked | None:
+        """A host forked with these args (after its channel's fd, if it has one), env
+        and this process's cwd; None if the zygote cannot fork (its trouble is
+        reported once, on stderr)."""
         out_r, out_w = os.pipe()
         try:
-            answer = self._ask(["fork", args, env, os.getcwd()], [channel.fileno(), out_w])
+            fds = [out_w] if channel is None else [out_w, channel.fileno()]
+            answer = self._ask(["fork", args, env, os.getcwd()], fds)
         finally:
             os.close(out_w)
         if answer is None or answer[0][0] != "forked" or len(answer[1]) != 1:

@@ -776,18 +776,14 @@ class Sealed:
 def rebound_parameters() -> tuple[str, ...]:
     """harness/causes.rebound_parameters of raft.Make's Raft, found in a child process
     (wrapped as the hosts are), since a sealed test process imports no student code."""
-    argv = [*_wrap_from_env(), sys.executable, *(["-S"] if sys.flags.no_site else []),
-            "-m", "harness.peerhost", "--rebound", "raft", "Make"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
-        done = subprocess.run(
-            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60
-        )
+        code, out = hostprocs.run(["--rebound", "raft", "Make"], env, _wrap_from_env(), 60)
     except (OSError, subprocess.TimeoutExpired):
         return ()
-    if done.returncode != 0:
+    if code != 0:
         return ()
-    return tuple(line for line in done.stdout.decode("utf-8", "replace").splitlines() if line)
+    return tuple(line for line in out.decode("utf-8", "replace").splitlines() if line)
 
 
 def _name_in_module(make: Any) -> str:
