@@ -54,11 +54,11 @@ class Zygote:
 
     def serve(self) -> None:
         while True:
-            ready, _, _ = select.select([self._sock, self._wake_r], [], [])
+            ready, _, _ = select.select([self._sock.fileno(), self._wake_r], [], [])
             if self._wake_r in ready:
                 os.read(self._wake_r, 4096)
                 self._reap()
-            if self._sock in ready:
+            if self._sock.fileno() in ready:
                 data, fds, _, _ = socket.recv_fds(self._sock, MAX_PACKET, 2)
                 if not data:
                     return  # the tester has gone

@@ -84,7 +84,8 @@ def run(
             return None, b""
         return done.returncode, done.stdout
     assert forked.stdout is not None
-    out, fd = [], forked.stdout.fileno()
+    out: list[bytes] = []
+    fd = forked.stdout.fileno()
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     deadline = time.monotonic() + timeout
@@ -176,7 +177,7 @@ class _Zygote:
 
     def returncode(self, pid: int) -> int | None:
         answer = self._ask(["status", pid])
-        return None if answer is None else answer[0][2]  # type: ignore[no-any-return]
+        return None if answer is None else answer[0][2]
 
     def _ask(
         self, message: list[Any], fds: list[int] | None = None
