@@ -326,17 +326,17 @@ class _Host:
             pass
         except (WireError, OSError) as e:
             why = str(e)
+        # The failure first: a request woken below fails too, but says less.
+        if why:
+            self.fail_wire(why)
+        elif not self.killed:
+            self._runtime.host_exited(self, self.proc.wait())
         with self._mu:
             self.gone = True
             answers, self._answers = self._answers, {}
         self.hello.set()  # no hello will come: nobody waits for it
         for answer in answers.values():
             answer.give(None, _ENDED if answer.then is None else None)
-        if why:
-            self.fail_wire(why)
-        elif not self.killed:
-            code = self.proc.wait()
-            self._runtime.host_exited(self, code)
 
     def fail_wire(self, why: str) -> None:
         """The host broke the channel's rules: kill it, and fail the test saying so."""
