@@ -42,6 +42,20 @@ class Exits(Raft):
             threading.Timer(0.3, os._exit, (3,)).start()
 
 
+class ExitsInMake(Raft):
+    """Every peer ends its process inside Make, before its host can say hello."""
+
+    def __init__(self, *args: Any) -> None:
+        os._exit(0)
+
+
+class ExitsInGetState(Raft):
+    """Ends its process while the tester waits for its GetState's answer."""
+
+    def GetState(self) -> tuple[int, bool]:
+        os._exit(0)
+
+
 class StuckGetState(Raft):
     def GetState(self) -> tuple[int, bool]:
         threading.Event().wait()
@@ -98,6 +112,8 @@ def _maker(cls: type[Raft]) -> Any:
 MakeSharedLeader = _maker(SharedLeader)
 MakeTypoInHandler = _maker(TypoInHandler)
 MakeExits = _maker(Exits)
+MakeExitsInMake = _maker(ExitsInMake)
+MakeExitsInGetState = _maker(ExitsInGetState)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import sealed_fixtures as fx
 from harness.config import make_config
+from harness.runtime.sealed import HELLO_SECONDS
 from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect
 
 import labgob
@@ -115,6 +116,29 @@ def test_a_peer_that_sends_garbage_fails_its_test_and_is_killed(make: object, wh
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     message = _fails(fx.MakeExits, wait=0.5)
     assert "server 0's process exited (exit code 3) while the test ran" in message
+
+
+@pytest.mark.parametrize("make", [fx.MakeExitsInMake, fx.MakeExitsInGetState])
+def test_a_request_to_a_peer_that_ended_raises_why_it_ended(make: object) -> None:
+    """The grader reports the test's own exception: it must be the exit, not that an
+    answer is missing; and nobody waits for a hello that will not come."""
+    start = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        with make_config(3, False, make=make, sealed=True) as cfg:  # type: ignore[arg-type]
+            cfg.checkOneLeader()
+    assert re.match(
+        r"server \d's process exited \(exit code 0\) while the test ran: a Raft peer must "
+        r"not end its process", str(failure.value)
+    ), failure.value
+    assert time.monotonic() - start < HELLO_SECONDS / 2
+
+
+def test_nobody_waits_for_the_hello_of_peers_that_ended_without_one() -> None:
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match="a Raft peer must not end its process"):
+        with make_config(3, False, make=fx.MakeExitsInMake, sealed=True) as cfg:
+            assert cfg.rpc_kinds is None  # what the heartbeat counter asks first
+            assert time.monotonic() - start < HELLO_SECONDS / 2
 
 
 def test_race_mode_runs_in_the_peers_and_reports_as_in_process() -> None:

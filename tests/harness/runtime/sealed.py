@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,7 @@ class _Host:
         self.gone = False  # guarded by _mu: the process ended (or was killed)
         self._samples: list[Sample] = []  # guarded by _mu: the timeline's, not yet taken
         self.killed = False  # the tester killed it: its exit is no failure
+        self.ended: AssertionError | None = None  # guarded by _mu: why it ended on its own
         self.hello = threading.Event()
         self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
         self._endnames: frozenset[str] = frozenset()
@@ -327,12 +329,14 @@ class _Host:
         except (WireError, OSError) as e:
             why = str(e)
         # The failure first: a request woken below fails too, but says less.
+        ended = None
         if why:
             self.fail_wire(why)
         elif not self.killed:
-            self._runtime.host_exited(self, self.proc.wait())
+            ended = self._runtime.host_exited(self, self.proc.wait())
         with self._mu:
             self.gone = True
+            self.ended = ended
             answers, self._answers = self._answers, {}
         self.hello.set()  # no hello will come: nobody waits for it
         for answer in answers.values():
@@ -483,6 +487,8 @@ class _RemoteRaft(SelfSampling):
         except PeerGone:
             if self._host.killed:
                 return _CRASHED
+            if self._host.ended is not None:
+                raise self._host.ended from None  # the cause, not that an answer is missing
             raise
 
     def GetState(self) -> tuple[int, bool]:
@@ -648,7 +654,6 @@ class Sealed:
         # How many spares to keep warm (guarded by _mu). A host forked from the zygote
         # is ready in a few ms, so none are kept until a crash says restarts will come.
         self._want_spares = 0 if hostprocs.forks(self.env, self.wrap) else SPARES
-        self._hello = threading.Event()
         self._net: labrpc.Network | None = None
         self._closed = False
         self._top_up()
@@ -657,11 +662,14 @@ class Sealed:
 
     @property
     def rpc_kinds(self) -> RpcKinds | None:
-        """Known from the first host's hello; waits for it if a peer was made."""
-        with self._mu:
-            made = bool(self._hosts)
-        if made:
-            self._hello.wait(HELLO_SECONDS)
+        """Known from the first host's hello: waits for the peers made until one has
+        said it or every one has ended without it."""
+        deadline = time.monotonic() + HELLO_SECONDS
+        for host in self.live():
+            host.hello.wait(max(0.0, deadline - time.monotonic()))  # set if it ends too
+            with self._mu:
+                if self._rpc_kinds is not None:
+                    break
         with self._mu:
             return self._rpc_kinds
 
@@ -680,14 +688,16 @@ class Sealed:
             raise TypeError(f"sealed mode keeps peers' state in a Store, not {persister!r}")
         self._net = ends[0].net if ends else self._net
         with self._mu:
-            host = self._spares.pop(0) if self._spares else None
-        if host is None:
-            host = _Host(self)
-            with self._mu:
-                self._all.append(host)
-        host.attach(i, endnames, persister, apply_ch, _epoch())
+            spare = self._spares.pop(0) if self._spares else None
+        host = spare or _Host(self)
         with self._mu:
+            if spare is None:
+                self._all.append(host)
+            # The server's before its Make is sent, so that a host ending inside Make
+            # is reported as a peer that ended (host_exited), not as nobody's.
+            host.server = i
             self._hosts[i] = host
+        host.attach(i, endnames, persister, apply_ch, _epoch())
         self._top_up()
         return _RemoteRaft(host), _RemoteServer(host)
 
@@ -748,18 +758,22 @@ class Sealed:
         with self._mu:
             if self._rpc_kinds is None:
                 self._rpc_kinds = RpcKinds(service, handlers)
-        self._hello.set()
 
-    def host_exited(self, host: _Host, code: int) -> None:
+    def host_exited(self, host: _Host, code: int) -> AssertionError | None:
+        """Fail the test if a running peer's host (or a spare) ended on its own; the
+        failure, which the peer's waiting requests then raise, or None."""
         with self._mu:
             running = self._hosts.get(host.server) is host and not self._closed
             spare = host in self._spares
-        if running or spare:
-            self.fail(AssertionError(
-                f"server {host.server}'s process exited (exit code {code}) while the test "
-                "ran: a Raft peer must not end its process"
-                if running else f"sealed mode: a spare peer host exited (exit code {code})"
-            ))  # fmt: skip
+        if not (running or spare):
+            return None
+        failure = AssertionError(
+            f"server {host.server}'s process exited (exit code {code}) while the test "
+            "ran: a Raft peer must not end its process"
+            if running else f"sealed mode: a spare peer host exited (exit code {code})"
+        )  # fmt: skip
+        self.fail(failure)
+        return failure
 
     def _top_up(self) -> None:
         """Start spare hosts until as many as wanted are warm."""
