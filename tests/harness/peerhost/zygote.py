@@ -23,6 +23,7 @@ The zygote exits when the tester closes its end.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -79,6 +80,10 @@ class Zygote:
             self._send(["status", pid, self._ended.pop(pid, None)])
 
     def _fork(self, argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> None:
+        # The collector would walk every object the child inherits and so write to
+        # (and copy) most of its pages: frozen, it leaves them shared, which takes
+        # about a third off a host's cost from fork to Make.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             self._become_host(argv, env, cwd, fds)
