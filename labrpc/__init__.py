@@ -13,7 +13,9 @@
 
 Beyond Go's labrpc, for the tester's tests beyond Go's lab (off unless a test
 turns them on): net.set_duplicates(bool), net.set_stale(bool),
-net.set_reply_hook(hook), net.deliver_copy(servername, svcMeth, args_bytes).
+net.set_reply_hook(hook), net.deliver_copy(servername, svcMeth, args_bytes);
+and for the tester's sealed mode, a Call of encoded args that blocks
+(net.call_bytes) or calls back (net.call_later).
 
 Args and replies travel as labgob bytes, so no reference crosses the network.
 """

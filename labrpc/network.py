@@ -14,15 +14,17 @@ tester's crash points.  See set_duplicates, set_stale and set_reply_hook.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Generator, Hashable
+from typing import Any, NamedTuple
 
 import labgob
 from labgob.registry import info_for_class
-from labrpc.pool import HandlerPool
+from labrpc.pool import HandlerPool, report_exception
 from labrpc.service import LabrpcError, Server
+from labrpc.timer import Timer
 
 SERVER_CHECK_SECONDS = 0.1
 
@@ -50,6 +52,111 @@ class _Pending:
         self.reply: bytes | None = None
         self.error: LabrpcError | None = None
         self.forced = False  # a crash point's reply: delivered whatever happens to the server
+
+
+class _Deliver(NamedTuple):
+    """The step of a journey (Network._journey) at which its request reaches a handler."""
+
+    endname: Hashable
+    servername: Hashable
+    server: Server
+    svc_meth: str
+    args: bytes
+
+
+class _Later:
+    """Network.call_later's driver: carries a journey forward from whichever thread
+    has the next answer (the caller's, the timer's, or the one a handler's answer
+    comes back on), and calls done once with how it ended.
+
+    A journey waiting for a handler also ends, with None, when its server dies,
+    as call_bytes's waiting caller gives up (Network._check_waiting)."""
+
+    __slots__ = ("_net", "_journey", "_done", "_mu", "_step", "_pending")
+
+    def __init__(
+        self,
+        net: Network,
+        journey: Generator[int | _Deliver, Any, bytes | None],
+        done: Callable[[bytes | None, LabrpcError | None], None],
+    ) -> None:
+        self._net = net
+        self._journey = journey
+        self._done = done
+        self._mu = threading.Lock()  # guards _step and _pending
+        self._step = 0  # bumped at each step, so that only one answer to a step counts
+        self._pending: _Pending | None = None  # the handler's outcome it waits for, if so
+
+    def resume(self, answer: Any) -> None:
+        """Send answer to the journey and carry out its steps until one must wait."""
+        while True:
+            try:
+                step = self._journey.send(answer)
+            except StopIteration as end:
+                self._done(end.value, None)
+                return
+            except LabrpcError as e:
+                self._done(None, e)
+                return
+            except Exception:
+                # A bug of the network's own: reported as a thread's error, and the
+                # Call returns False rather than never.
+                report_exception()
+                self._done(None, None)
+                return
+            with self._mu:
+                self._step += 1
+                number = self._step
+            if isinstance(step, _Deliver):
+                pending = self._net._deliver(step, functools.partial(self._answer, number))
+                if pending is None:
+                    answer = None
+                    continue
+                with self._mu:
+                    waits = self._step == number  # else the answer came already
+                    if waits:
+                        self._pending = pending
+                if waits:
+                    self._net._waiting_for(self, step)
+                return
+            if step <= 0:
+                answer = not self._net._done.is_set()
+                continue
+            wake = functools.partial(self._answer, number, True)
+            if not self._net._timer.after(step / 1000.0, wake):
+                answer = False  # the network was cleaned up
+                continue
+            return
+
+    def _answer(self, number: int, answer: Any) -> None:
+        """The answer to step number, unless the journey has gone past it."""
+        with self._mu:
+            if self._step != number:
+                return
+            self._step += 1
+            self._pending = None
+        if answer is True:
+            answer = not self._net._done.is_set()
+        self.resume(answer)
+
+    def give_up(self, step: _Deliver) -> bool:
+        """End the journey if it waits for a handler whose server has died (or the
+        network is cleaned up). False while it waits for a live server's handler,
+        True once it waits no longer, whoever ended the wait."""
+        with self._mu:
+            pending = self._pending
+            number = self._step
+        if pending is None:
+            return True  # done with: forget it
+        if not (self._net._done.is_set() or self._net._gave_up(step, pending)):
+            return False
+        with self._mu:
+            if self._step != number:
+                return True
+            self._step += 1
+            self._pending = None
+        self.resume(None)
+        return True
 
 
 class ClientEnd:
@@ -100,12 +207,19 @@ class Network:
 
         self._done = threading.Event()  # set by Cleanup
         self._pool = HandlerPool()
+        self._timer = Timer("labrpc-timer")  # call_later's delays and server checks
+        # call_later's journeys that wait for a handler, checked every
+        # SERVER_CHECK_SECONDS while there are any; guarded by _mu.
+        self._waiting: dict[_Later, _Deliver] = {}
+        self._checking = False  # guarded by _mu: a check is due on the timer
 
     # -- the Go API ---------------------------------------------------------
 
     def Cleanup(self) -> None:
         """Fail every pending and later Call, and stop labrpc's threads."""
         self._done.set()
+        self._timer.close()  # ends the journeys that wait on it
+        self._check_waiting()  # and those that wait for a handler
         self._pool.close()
 
     def Reliable(self, yes: bool) -> None:
@@ -246,6 +360,40 @@ class Network:
         None where Call returns False. Beyond Go's labrpc: a peer in another process
         (harness/runtime/sealed.py) calls through this, so every message still takes
         the network's path, with its drops, delays, counts and hooks."""
+        journey = self._journey(endname, svc_meth, args)
+        answer: Any = None
+        try:
+            while True:
+                step = journey.send(answer)
+                if isinstance(step, _Deliver):
+                    answer = self._deliver_and_wait(step)
+                else:
+                    answer = self._sleep_ms(step)
+        except StopIteration as end:
+            return end.value  # type: ignore[no-any-return]
+
+    def call_later(
+        self,
+        endname: Hashable,
+        svc_meth: str,
+        args: bytes,
+        done: Callable[[bytes | None, LabrpcError | None], None],
+    ) -> None:
+        """call_bytes for a caller that does not wait: done(reply, error) gets what
+        call_bytes would return (or raise), once, from the thread that ends the
+        journey. Beyond Go's labrpc, for the tester's sealed mode: the delays wait
+        on the network's timer thread, and a server in another process answers by
+        calling back, so no thread is held for a Call in flight."""
+        _Later(self, self._journey(endname, svc_meth, args), done).resume(None)
+
+    def _journey(
+        self, endname: Hashable, svc_meth: str, args: bytes
+    ) -> Generator[int | _Deliver, Any, bytes | None]:
+        """One Call's path, with Go's rules (processReq), for a driver to carry out:
+        it yields a delay in ms (send back whether the network is still up) or a
+        _Deliver (send back the _Pending once the handler has answered, or None if
+        the server died or the network was cleaned up first), and returns the
+        reply's bytes, or None where Call returns False."""
         if self._done.is_set():
             return None
         with self._mu:
@@ -265,17 +413,17 @@ class Network:
             # Simulate no reply and an eventual timeout.
             with self._mu:
                 ms = self._rand.randrange(7000 if self._long_delays else 100)
-            self._sleep_ms(ms)
+            yield ms
             return None
 
         if not reliable:
-            if not self._sleep_ms(self._randint(27)):
+            if not (yield self._randint(27)):
                 return None
             if self._randint(1000) < 100:
                 return None  # drop the request
 
         if stale and self._randint(1000) < STALE_PER_MILLE:
-            if not self._sleep_ms(self._stale_ms()):
+            if not (yield self._stale_ms()):
                 return None
             server = self._server_named(servername)
             if server is None:
@@ -284,23 +432,9 @@ class Network:
             later = self._randint(DUPLICATE_MAX_MS + 1)
             self._pool.submit(lambda: self._deliver_duplicate(servername, svc_meth, args, later))
 
-        pending = _Pending()
-        dispatch_later = getattr(server, "dispatch_later", None)
-        if dispatch_later is not None:
-            # A server in another process (harness/runtime/sealed.py) answers by calling
-            # back: no thread of ours need wait for it.
-            dispatch_later(
-                svc_meth, args,
-                lambda reply, error: self._ran(servername, svc_meth, args, pending, reply, error),
-            )  # fmt: skip
-        elif not self._pool.submit(lambda: self._run(servername, server, svc_meth, args, pending)):
+        pending: _Pending | None = yield _Deliver(endname, servername, server, svc_meth, args)
+        if pending is None:
             return None
-        # Wait for the handler, but give up if the server is deleted meanwhile.
-        while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
-            if self._done.is_set():
-                return None
-            if self._is_server_dead(endname, servername, server) and not pending.forced:
-                return None
         if pending.error is not None:
             raise pending.error
         if pending.reply is None:
@@ -313,28 +447,96 @@ class Network:
             if not reliable and self._randint(1000) < 100:
                 return None  # drop the reply
             if long_reordering and self._randint(900) < 600:
-                if not self._sleep_ms(200 + self._randint(1 + self._randint(2000))):
+                if not (yield 200 + self._randint(1 + self._randint(2000))):
                     return None
             if stale and self._randint(1000) < STALE_PER_MILLE:
-                if not self._sleep_ms(self._stale_ms()):
+                if not (yield self._stale_ms()):
                     return None
         with self._mu:
             self._bytes += len(pending.reply)
         return pending.reply
 
+    def _deliver(self, step: _Deliver, then: Callable[[_Pending], None] | None) -> _Pending | None:
+        """Hand the request to its server's handler: a pending outcome, then(pending)
+        called once the handler answered; None if the network is closed."""
+        pending = _Pending()
+
+        def ran(reply: bytes | None, error: LabrpcError | None) -> None:
+            try:
+                self._ran(step.servername, step.svc_meth, step.args, pending, reply, error)
+            finally:  # a hook that raised has its reply delivered, as pending.done says
+                if then is not None:
+                    then(pending)
+
+        dispatch_later = getattr(step.server, "dispatch_later", None)
+        if dispatch_later is not None:
+            # A server in another process (harness/runtime/sealed.py) answers by calling
+            # back: no thread of ours need wait for it.
+            dispatch_later(step.svc_meth, step.args, ran)
+        elif not self._pool.submit(lambda: self._run(step.server, step.svc_meth, step.args, ran)):
+            return None
+        return pending
+
+    def _deliver_and_wait(self, step: _Deliver) -> _Pending | None:
+        """_deliver, and wait for the handler, but give up if the server is deleted
+        meanwhile (the caller's thread waits, as Go's processReq does)."""
+        pending = self._deliver(step, None)
+        if pending is None:
+            return None
+        while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
+            if self._done.is_set():
+                return None
+            if self._gave_up(step, pending):
+                return None
+        return pending
+
+    def _waiting_for(self, later: _Later, step: _Deliver) -> None:
+        """later waits for step's handler: check its server while it does."""
+        with self._mu:
+            self._waiting[later] = step
+            if self._checking:
+                return
+            self._checking = True
+        if not self._timer.after(SERVER_CHECK_SECONDS, self._check_waiting):
+            self._check_waiting()
+
+    def _check_waiting(self) -> None:
+        """End the call_later journeys whose server died while its handler ran, as
+        call_bytes's waiting caller gives up; check again later while any wait."""
+        with self._mu:
+            waiting = list(self._waiting.items())
+        ended = [later for later, step in waiting if later.give_up(step)]
+        with self._mu:
+            for later in ended:
+                self._waiting.pop(later, None)
+            self._checking = bool(self._waiting) and not self._done.is_set()
+            again = self._checking
+        if again and not self._timer.after(SERVER_CHECK_SECONDS, self._check_waiting):
+            self._check_waiting()
+
+    def _gave_up(self, step: _Deliver, pending: _Pending) -> bool:
+        """Whether a caller waiting for pending stops waiting: its server is dead."""
+        return self._is_server_dead(step.endname, step.servername, step.server) and not (
+            pending.forced
+        )
+
     def _run(
-        self, servername: Hashable, server: Server, svc_meth: str, args: bytes, pending: _Pending
+        self,
+        server: Server,
+        svc_meth: str,
+        args: bytes,
+        ran: Callable[[bytes | None, LabrpcError | None], None],
     ) -> None:
-        """On a handler thread: dispatch, and hand the outcome to the waiting caller."""
+        """On a handler thread: dispatch, and hand the outcome to ran(reply, error)."""
         try:
             reply = server.dispatch(svc_meth, args)
         except LabrpcError as e:
-            self._ran(servername, svc_meth, args, pending, None, e)
+            ran(None, e)
         except BaseException:
-            pending.done.release()  # no reply; the handler's exception goes to excepthook
+            ran(None, None)  # no reply; the handler's exception goes to excepthook
             raise
         else:
-            self._ran(servername, svc_meth, args, pending, reply, None)
+            ran(reply, None)
 
     def _ran(
         self,

@@ -67,9 +67,7 @@ class HandlerPool:
             try:
                 job()
             except BaseException:
-                exc_type, exc, tb = sys.exc_info()
-                assert exc_type is not None
-                threading.excepthook(threading.ExceptHookArgs((exc_type, exc, tb, worker.thread)))
+                report_exception()
             with self._mu:
                 if self._closed:
                     return
@@ -84,3 +82,11 @@ class HandlerPool:
                 worker.jobs.put(None)
         for worker in idle:
             worker.thread.join(timeout)
+
+
+def report_exception() -> None:
+    """Hand the exception being handled to threading.excepthook, as if it had ended
+    this thread: the tester reports it as the thread error it is."""
+    exc_type, exc, tb = sys.exc_info()
+    assert exc_type is not None
+    threading.excepthook(threading.ExceptHookArgs((exc_type, exc, tb, threading.current_thread())))

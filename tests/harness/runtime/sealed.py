@@ -8,8 +8,9 @@ host (harness/peerhost), a process that imports the student's raft and calls
 Make, joined to the tester by one socket (harness/runtime/wire.py):
 
   * the network stays here: a peer's Call arrives as ("call", ...) and takes
-    labrpc's path (Network.call_bytes), drops, delays, counts and hooks
-    included; a request for a peer goes to its host as ("rpc", ...);
+    labrpc's path (Network.call_later: call_bytes's journey, with no thread
+    waiting for it), drops, delays, counts and hooks included; a request for
+    a peer goes to its host as ("rpc", ...);
   * persistence is the tester's: each Save arrives as ("save", ...) and goes
     into the tester's own Store; a crash is SIGKILL, and a restart is a new
     process given the tester's copy, as Go's tester does;
@@ -56,7 +57,6 @@ from harness.runtime import hostprocs
 from harness.runtime.hostprocs import HostProcess
 from harness.runtime.wire import Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
-from labrpc.pool import HandlerPool
 from labrpc.service import LabrpcError
 
 __all__ = ["Applied", "Sealed", "Store"]
@@ -358,7 +358,7 @@ class _Host:
             token, endname, svc_meth, args = expect(message, int, str, str, bytes)
             if endname not in self._endnames:
                 raise WireError(f"a Call through end {endname!r}, which is not one of its own")
-            self._runtime.pool.submit(lambda: self._call(token, endname, svc_meth, args))
+            self._call(token, endname, svc_meth, args)
         elif kind == "save":
             state, snap = expect(message, bytes, bytes)
             assert self._persister is not None
@@ -408,16 +408,16 @@ class _Host:
         answer.give(value, error)
 
     def _call(self, token: int, endname: str, svc_meth: str, args: bytes) -> None:
-        """On a pool thread: the host's Call, through the network."""
-        try:
-            reply = self._runtime.net_of(self).call_bytes(endname, svc_meth, args)
-            error = ""
-        except LabrpcError as e:
-            reply, error = None, str(e)
-        try:
-            self.chan.send("called", token, reply, error)
-        except OSError:
-            pass  # the host is gone
+        """The host's Call, through the network; answered from whichever thread ends
+        its journey (labrpc's call_later), so no thread of the tester waits for it."""
+
+        def called(reply: bytes | None, error: LabrpcError | None) -> None:
+            try:
+                self.chan.send("called", token, reply, str(error) if error else "")
+            except OSError:
+                pass  # the host is gone
+
+        self._runtime.net_of(self).call_later(endname, svc_meth, args, called)
 
     def _forward_applies(self) -> None:
         """Hand each applied message to the tester's applier; then tell the host."""
@@ -645,7 +645,6 @@ class Sealed:
         self.causes = _HostCauses(self)
         # The timeline's sampler runs in each host, so a sample needs no round trip.
         self.sample_every = timeline.SAMPLE_INTERVAL if timeline.mode() != "off" else 0.0
-        self.pool = HandlerPool()  # runs the hosts' Calls through the network
         self._mu = threading.Lock()
         self._rpc_kinds: RpcKinds | None = None  # guarded by _mu
         self._hosts: dict[int, _Host] = {}  # the live peer of each server; guarded by _mu
@@ -741,7 +740,6 @@ class Sealed:
             every = list(self._all)
         for host in every:
             host.join()
-        self.pool.close()
         return problems
 
     # -- what the hosts tell ----------------------------------------------------------
