@@ -60,6 +60,12 @@ class SelfSampling:
         or term, after the last sample of the state it ends."""
         raise NotImplementedError
 
+    def inspections(self) -> list[tuple[float, Any]] | None:
+        """The inspect() answers with the log taken since the last call, oldest
+        first, each with when it was taken: each change, after the last sighting
+        of the answer it ends. None if none are taken there (ask inspect())."""
+        raise NotImplementedError
+
 
 def take_sample(
     inspect: Callable[[], Any], get_state: Callable[[], tuple[int, bool]], at: float
@@ -211,6 +217,19 @@ class Peer:
         for o in self._observers:
             o.on_inspect(self, t, info, with_log)
         return info
+
+    def inspect_log(self) -> None:
+        """Show the observers the peer's log, role and commitIndex (the safety
+        checks' sample): an inspect() call, or what a SelfSampling handle's peer
+        took since the last call, each with the time it was taken."""
+        if isinstance(self.raft, SelfSampling):
+            taken = self.raft.inspections()
+            if taken is not None:
+                for at, info in taken:
+                    for o in self._observers:
+                        o.on_inspect(self, at, info, True)
+                return
+        self.inspect()
 
     def sample(self) -> Sample:
         """The peer's role and term now, for the timeline, and for the observers as

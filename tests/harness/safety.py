@@ -237,7 +237,7 @@ class Safety(Observer):
             for peer in peers():
                 if finished.is_set():
                     return
-                peer.inspect()
+                peer.inspect_log()
 
     # -- the properties (called with _mu held; they append to problems) ------------
 

@@ -247,17 +247,14 @@ def test_a_host_starts_as_a_new_interpreter_would_forked_or_not(
 
 def test_an_inspected_log_crosses_as_what_changed_and_is_rebuilt_whole() -> None:
     """LogDelta (peerhost/host.py) sends a log as what changed since the last one;
-    the tester's handle (_RemoteRaft) rebuilds it. Each log below must come back
-    whole, the entry whose command changed under the same term included."""
+    the tester's copy (_LogCopy, of a handle's answers or of a host's LogSampler)
+    rebuilds it. Each log below must come back whole, the entry whose command
+    changed under the same term included."""
     from harness.peerhost.host import LogDelta
-    from harness.runtime.sealed import _RemoteRaft
-
-    class NoHost:
-        def fail_wire(self, why: str) -> None:
-            raise AssertionError(why)
+    from harness.runtime.sealed import _LogCopy
 
     sent = LogDelta()
-    handle = _RemoteRaft(NoHost())  # type: ignore[arg-type]
+    held = _LogCopy()
     logs = [
         (1, [(0, None)]),
         (1, [(0, None), (1, 101)]),
@@ -275,7 +272,7 @@ def test_an_inspected_log_crosses_as_what_changed_and_is_rebuilt_whole() -> None
         answer = sent.answer({"term": 3, "role": "leader", "commit_index": 1,
                               "log_start": start, "log": log})  # fmt: skip
         kinds.append(answer[0])
-        info = handle._rebuilt(answer)
+        info = held.rebuilt(answer)
         assert [tuple(e) for e in info["log"]] == [tuple(e) for e in log], (start, log)
         assert (info["log_start"], info["term"], info["role"]) == (start, 3, "leader")
     assert kinds == ["full"] + ["delta"] * 6 + ["full", "full", "delta"]
@@ -283,18 +280,20 @@ def test_an_inspected_log_crosses_as_what_changed_and_is_rebuilt_whole() -> None
 
 
 def test_a_delta_that_does_not_fit_the_log_held_fails_the_host() -> None:
-    from harness.runtime.sealed import _RemoteRaft
+    """Sent by a LogSampler, the reader's WireError fails the host (fail_wire)."""
+    import threading
 
-    failed = []
+    from harness.runtime.sealed import _Host, _LogCopy
 
-    class Host:
-        def fail_wire(self, why: str) -> None:
-            failed.append(why)
-
-    handle = _RemoteRaft(Host())  # type: ignore[arg-type]
-    handle._rebuilt(["full", {"log": [(0, None)]}])
-    handle._rebuilt(["delta", {}, 0, 5, []])  # keeps 5 entries of 1
-    assert failed and failed[0].startswith("an inspect() answer that does not fit")
+    held = _LogCopy()
+    assert held.rebuilt(["full", {"log": [(0, None)]}]) == {"log": [(0, None)]}
+    assert held.rebuilt(["delta", {}, 0, 5, []]) is None  # keeps 5 entries of 1
+    reader = _Host.__new__(_Host)  # only what _inspected uses
+    reader._pushed, reader._mu, reader._inspections = _LogCopy(), threading.Lock(), []
+    reader._inspected(None, 1.0, ["full", {"log": [(0, None)]}])
+    with pytest.raises(WireError, match="an inspect\\(\\) sample that does not fit"):
+        reader._inspected(2.0, 3.0, ["delta", {}, 0, 5, []])
+    assert reader.take_inspections() == [(1.0, {"log": [(0, None)]})]
 
 
 def test_the_timeline_samples_a_sealed_peer_where_it_runs(
@@ -324,6 +323,57 @@ def test_the_timeline_samples_a_sealed_peer_where_it_runs(
     assert ("leader", term) in lanes[leader], lanes
     for lane in lanes:
         assert lane[-1][0] in ("leader", "follower"), lanes
+
+
+def test_the_safety_checks_sample_a_sealed_peers_log_where_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.runtime.sealed import _Host
+
+    asked: list[str] = []
+    request = _Host.request
+
+    def counted(self: _Host, kind: str, *args: Any, **kw: Any) -> Any:
+        asked.append(kind)
+        return request(self, kind, *args, **kw)
+
+    monkeypatch.setattr(_Host, "request", counted)
+    with make_config(3, False, make=fx.MakeCorrect, sealed=True) as cfg:
+        cfg.one(101, 3, True)
+        time.sleep(0.5)
+        samples = cfg.safety.samples
+        cfg.end()
+    assert "inspect" not in asked
+    assert samples >= 3  # each peer's log at least once, with 101 in it or before
+
+
+def test_a_host_sends_a_log_sample_when_it_changed_after_when_the_last_was_seen() -> None:
+    from harness.peerhost.host import LogSampler
+
+    class Chan:
+        sent: list[tuple[Any, ...]] = []
+
+        def send(self, *message: Any) -> None:
+            self.sent.append(message)
+
+    class Rf:
+        info: dict[str, Any] = {"term": 1, "role": "leader", "commit_index": 0, "log": [(0, None)]}
+
+        def inspect(self, with_log: bool = True) -> dict[str, Any]:
+            return dict(self.info, log=list(self.info["log"]))
+
+    rf, chan = Rf(), Chan()
+    sampler = LogSampler(rf, chan)  # type: ignore[arg-type]
+    sampler.take(1.0)
+    sampler.take(2.0)  # the same: nothing sent
+    rf.info = dict(rf.info, log=[(0, None), (1, 101)])
+    sampler.take(3.0)
+    rf.info = dict(rf.info, commit_index=1)
+    sampler.take(4.0)
+    assert [m[:3] for m in chan.sent] == [
+        ("inspected", None, 1.0), ("inspected", 2.0, 3.0), ("inspected", None, 4.0)
+    ]
+    assert [m[3][0] for m in chan.sent] == ["full", "delta", "delta"]
 
 
 @pytest.mark.parametrize("zygote", ["on", "off"])

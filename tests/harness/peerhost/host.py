@@ -127,7 +127,7 @@ class Host:
 
     def _make_peer(
         self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float,
-        sample_every: float,
+        sample_every: float, log_every: float,
     ) -> None:  # fmt: skip
         from raft import debug
 
@@ -147,32 +147,42 @@ class Host:
             {name: [args, list(fields)] for name, (args, fields) in handlers.items()},
             callable(getattr(self.rf, "inspect", None)),
         )
-        if sample_every > 0:
+        if sample_every > 0 or log_every > 0:
             threading.Thread(
-                target=self._sample, args=(sample_every,), name=SAMPLER, daemon=True
+                target=self._sample, args=(sample_every, log_every), name=SAMPLER, daemon=True
             ).start()
 
-    def _sample(self, every: float) -> None:
-        """The timeline's sampler (harness/timeline.py), run here: every `every` seconds
-        a sample as the tester's would take it, sent when role or term changed, after
-        the last sample of the state it ends. Until Kill()."""
+    def _sample(self, every: float, log_every: float) -> None:
+        """The samplers of the timeline (every `every` seconds, harness/timeline.py)
+        and of the safety checks (inspect() with the log every `log_every` seconds,
+        harness/safety.py), run here so that a sample costs no round trip. Each
+        sends only what changed, after when the state it ends was last seen; 0 turns
+        one off. Until Kill()."""
         rf = self.rf
         hook = getattr(rf, "inspect", None)
         inspect = (lambda: _inspect(rf, False)) if callable(hook) else (lambda: None)
+        logs = LogSampler(rf, self.chan) if callable(hook) and log_every > 0 else None
+        tick = min(x for x in (every, log_every) if x > 0)
         sent = last = None
+        next_log = 0.0
         while True:
             # A timed sleep wakes for less CPU than a timed wait on an Event, and
             # this wakes 40 times a second in every host; it ends within one sleep
             # of Kill(), and _finish does not wait for it.
-            time.sleep(every)
+            time.sleep(tick)
             if self._killed.is_set():
                 return
-            sample = take_sample(inspect, rf.GetState, time.monotonic())
-            if sent is None or sample[1:] != sent[1:]:
-                ended = [last] if last is not None and last is not sent else []
-                self.chan.send("sampled", [list(s) for s in [*ended, sample]])
-                sent = sample
-            last = sample
+            now = time.monotonic()
+            if every > 0:
+                sample = take_sample(inspect, rf.GetState, now)
+                if sent is None or sample[1:] != sent[1:]:
+                    ended = [last] if last is not None and last is not sent else []
+                    self.chan.send("sampled", [list(s) for s in [*ended, sample]])
+                    sent = sample
+                last = sample
+            if logs is not None and now >= next_log:
+                logs.take(now)
+                next_log = now + log_every - tick / 2
 
     def _rpc(self, token: int, svc_meth: str, args: bytes) -> None:
         assert self.server is not None
@@ -190,12 +200,7 @@ class Host:
         try:
             value = self._call(kind, *args)
         except BaseException as e:
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            self.chan.send(
-                "done", token, None,
-                f"{type(e).__name__}: {e} (at {os.path.relpath(where.filename)}:{where.lineno}, "
-                f"in {where.name})",
-            )  # fmt: skip
+            self.chan.send("done", token, None, _raised(e))
             return
         self.chan.send("done", token, value, "")
 
@@ -254,6 +259,15 @@ class Host:
         os._exit(0)
 
 
+def _raised(e: BaseException) -> str:
+    """An exception of the student's code, as the tester reports it: what, and where."""
+    where = traceback.extract_tb(e.__traceback__)[-1]
+    return (
+        f"{type(e).__name__}: {e} (at {os.path.relpath(where.filename)}:{where.lineno}, "
+        f"in {where.name})"
+    )
+
+
 def _inspect(rf: Any, with_log: bool) -> Any:
     hook = getattr(rf, "inspect", None)
     if not callable(hook):
@@ -306,6 +320,43 @@ class LogDelta:
             keep = 0
         rest = {k: v for k, v in info.items() if k != "log"}
         return ["delta", rest, shift, keep, log[keep:]]
+
+
+class LogSampler:
+    """The safety checks' sampler of inspect() with the log, run in the host.
+
+    It sends ("inspected", seen_until, at, answer) when the answer differs from
+    the last one sent: answer as LogDelta gives it (a stream of its own, apart
+    from the answers to the tester's inspect() requests), at when it was taken,
+    and seen_until the last time the previous answer was seen unchanged, or None.
+    A hook that raises is sent as ["raised", what and where], as a request's is."""
+
+    def __init__(self, rf: Any, chan: Channel) -> None:
+        self._rf = rf
+        self._chan = chan
+        self._delta = LogDelta()
+        self._sent: Any = None  # a copy of the last answer sent, to compare
+        self._seen_until: float | None = None
+
+    def take(self, at: float) -> None:
+        try:
+            info = _inspect(self._rf, True)
+        except Exception as e:
+            self._chan.send("inspected", None, at, ["raised", _raised(e)])
+            return
+        try:
+            copy: Any = (
+                {k: v for k, v in info.items() if k != "log"},
+                [tuple(e) for e in info["log"]],
+            )
+            same = copy == self._sent
+        except Exception:  # not the lab's hook, or a command whose == raises
+            copy, same = None, False
+        if same:
+            self._seen_until = at
+            return
+        self._chan.send("inspected", self._seen_until, at, self._delta.answer(info))
+        self._sent, self._seen_until = copy, None
 
 
 class _Net:

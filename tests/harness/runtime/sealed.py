@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import labrpc
-from harness import leftovers, timeline
+from harness import leftovers, safety, timeline
 from harness.applych import ApplyChannel
 from harness.hangs import ThreadPlace
 from harness.observe import CRASHED, Peer, Sample, SelfSampling
@@ -183,10 +183,14 @@ class _Host:
         self._next = 0  # guarded by _mu
         self.gone = False  # guarded by _mu: the process ended (or was killed)
         self._samples: list[Sample] = []  # guarded by _mu: the timeline's, not yet taken
+        # The safety checks' samples (at, answer), not yet taken; guarded by _mu.
+        self._inspections: list[tuple[float, Any]] = []
+        self._pushed = _LogCopy()  # the reader's alone: the log those samples rebuild
         self.killed = False  # the tester killed it: its exit is no failure
         self.ended: AssertionError | None = None  # guarded by _mu: why it ended on its own
         self.hello = threading.Event()
         self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
+        self.samples_logs = runtime.log_every > 0  # its LogSampler runs (if has_inspect)
         self._endnames: frozenset[str] = frozenset()
         self._persister: Store | None = None
         self._apply_ch: ApplyChannel | None = None
@@ -218,6 +222,7 @@ class _Host:
                 persister.ReadSnapshot(),
                 epoch,
                 self._runtime.sample_every,
+                self._runtime.log_every,
             )
         except OSError:  # a spare that has already exited
             try:
@@ -280,6 +285,11 @@ class _Host:
         with self._mu:
             samples, self._samples = self._samples, []
         return samples
+
+    def take_inspections(self) -> list[tuple[float, Any]]:
+        with self._mu:
+            taken, self._inspections = self._inspections, []
+        return taken
 
     def kill(self) -> None:
         """SIGKILL the process: a crash."""
@@ -381,6 +391,9 @@ class _Host:
             samples = [_sample(item) for item in batch]
             with self._mu:
                 self._samples.extend(samples)
+        elif kind == "inspected":
+            seen_until, at, answer = expect(message, (float, type(None)), float, list)
+            self._inspected(seen_until, at, answer)
         elif kind == "ready":
             pass
         elif kind == "thread_error":
@@ -399,6 +412,21 @@ class _Host:
             ))  # fmt: skip
         else:
             raise WireError(f"a message of unknown kind {kind!r}")
+
+    def _inspected(self, seen_until: float | None, at: float, answer: list[Any]) -> None:
+        """A sample of the host's LogSampler: the answer it ends, if it was seen again
+        since it was sent, then the new one, rebuilt whole."""
+        if len(answer) == 2 and answer[0] == "raised" and isinstance(answer[1], str):
+            taken = [(at, _Raised(answer[1]))]
+        else:
+            before = self._pushed.info
+            info = self._pushed.rebuilt(answer)
+            if info is None:
+                raise WireError(f"an inspect() sample that does not fit: {answer!r:.120}")
+            taken = [(seen_until, before)] if seen_until is not None and before else []
+            taken.append((at, info))
+        with self._mu:
+            self._inspections.extend(taken)
 
     def _answer(self, token: int, value: Any, error: str | None) -> None:
         with self._mu:
@@ -479,7 +507,7 @@ class _RemoteRaft(SelfSampling):
         self._host = host
         self._last_state: tuple[int, bool] = (0, False)
         self._log_mu = threading.Lock()  # one inspect() with the log at a time
-        self._log: list[Any] = []  # guarded by _log_mu: the log of the last such answer
+        self._log = _LogCopy()  # guarded by _log_mu: the log of the last such answer
 
     def _request(self, kind: str, *args: Any) -> Any:
         try:
@@ -531,33 +559,61 @@ class _RemoteRaft(SelfSampling):
             answer = self._request("inspect", True)
             if answer is _CRASHED:
                 return CRASHED
-            return self._rebuilt(answer)
-
-    def _rebuilt(self, answer: Any) -> Any:
-        """The hook's answer from the host's ["full", info] or ["delta", ...] (its
-        LogDelta); called with _log_mu held."""
-        if isinstance(answer, list) and len(answer) == 2 and answer[0] == "full":
-            info = answer[1]
-            log = info.get("log") if isinstance(info, dict) else None
-            self._log = log if isinstance(log, list) else []
+            info = self._log.rebuilt(answer)
+            if info is None:
+                self._host.fail_wire(f"an inspect() answer that does not fit: {answer!r:.120}")
+                return CRASHED
             return info
-        if isinstance(answer, list) and len(answer) == 5 and answer[0] == "delta":
-            _, rest, shift, keep, tail = answer
-            if (
-                isinstance(rest, dict) and isinstance(tail, list)
-                and type(shift) is int and type(keep) is int
-                and 0 <= shift and 0 <= keep <= len(self._log) - shift
-            ):  # fmt: skip
-                self._log = self._log[shift : shift + keep] + tail
-                return dict(rest, log=self._log)
-        self._host.fail_wire(f"an inspect() answer that does not fit: {answer!r:.120}")
-        return CRASHED
+
+    def inspections(self) -> list[tuple[float, Any]] | None:
+        """What the host's LogSampler took since the last call (SelfSampling)."""
+        self._host.hello.wait(HELLO_SECONDS)
+        if not (self._host.has_inspect and self._host.samples_logs):
+            return None
+        taken = self._host.take_inspections()
+        for _, info in taken:
+            if isinstance(info, _Raised):
+                raise PeerGone(f"server {self._host.server}: inspect() raised {info}")
+        return taken
 
     def __repr__(self) -> str:
         return f"<sealed peer, pid {self._host.proc.pid}>"
 
 
 _CRASHED = object()  # the answer of a host the tester has killed
+
+
+class _Raised(str):
+    """A LogSampler's sample whose inspect() raised: what, and where."""
+
+
+class _LogCopy:
+    """The tester's copy of a log that crosses as LogDelta's answers: each answer,
+    ["full", info] or ["delta", ...], rebuilt whole against the one before."""
+
+    def __init__(self) -> None:
+        self.log: list[Any] = []
+        self.info: Any = None  # the last answer rebuilt
+
+    def rebuilt(self, answer: Any) -> Any:
+        """The hook's answer, whole; None if it does not fit the log held."""
+        if isinstance(answer, list) and len(answer) == 2 and answer[0] == "full":
+            info = answer[1]
+            log = info.get("log") if isinstance(info, dict) else None
+            self.log = log if isinstance(log, list) else []
+            self.info = info
+            return info
+        if isinstance(answer, list) and len(answer) == 5 and answer[0] == "delta":
+            _, rest, shift, keep, tail = answer
+            if (
+                isinstance(rest, dict) and isinstance(tail, list)
+                and type(shift) is int and type(keep) is int
+                and 0 <= shift and 0 <= keep <= len(self.log) - shift
+            ):  # fmt: skip
+                self.log = self.log[shift : shift + keep] + tail
+                self.info = dict(rest, log=self.log)
+                return self.info
+        return None
 
 
 class _RemoteServer(labrpc.Server):
@@ -645,6 +701,7 @@ class Sealed:
         self.causes = _HostCauses(self)
         # The timeline's sampler runs in each host, so a sample needs no round trip.
         self.sample_every = timeline.SAMPLE_INTERVAL if timeline.mode() != "off" else 0.0
+        self.log_every = safety.SAMPLE_INTERVAL  # and the safety checks' sampler
         self._mu = threading.Lock()
         self._rpc_kinds: RpcKinds | None = None  # guarded by _mu
         self._hosts: dict[int, _Host] = {}  # the live peer of each server; guarded by _mu
