@@ -84,6 +84,24 @@ def _garbage(payload: bytes) -> None:
     os.write(int(sys.argv[1]), payload)
 
 
+def _forged_sample() -> None:
+    """A well-framed LogSampler message whose delta fits no log the tester holds."""
+    import socket
+
+    from harness.runtime.wire import Channel
+
+    time.sleep(0.3)
+    chan = Channel(socket.socket(fileno=os.dup(int(sys.argv[1]))))
+    chan.send("inspected", None, time.monotonic(), ["delta", {}, 0, 5, [(1, 101)]])
+
+
+class ForgesLogSample(Raft):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        if self.me == 0:
+            threading.Thread(target=_forged_sample, daemon=True).start()
+
+
 class SendsGarbage(Raft):
     PAYLOAD = struct.pack("<I", 5) + b"hello"
 
@@ -116,6 +134,7 @@ MakeExitsInMake = _maker(ExitsInMake)
 MakeExitsInGetState = _maker(ExitsInGetState)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
+MakeForgesLogSample = _maker(ForgesLogSample)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)

@@ -103,6 +103,7 @@ def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
     [
         (fx.MakeSendsGarbage, "a message of unknown kind byte 104"),
         (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
+        (fx.MakeForgesLogSample, "an inspect() sample that does not fit"),
     ],
 )
 def test_a_peer_that_sends_garbage_fails_its_test_and_is_killed(make: object, why: str) -> None:
