@@ -148,14 +148,9 @@ class _Later:
             number = self._step
         if pending is None:
             return True  # done with: forget it
-        if not (self._net._done.is_set() or self._net._gave_up(step, pending)):
+        if not self._net._gave_up(step, pending):
             return False
-        with self._mu:
-            if self._step != number:
-                return True
-            self._step += 1
-            self._pending = None
-        self.resume(None)
+        self._answer(number, None)  # unless the handler's answer came first
         return True
 
 
@@ -484,8 +479,6 @@ class Network:
         if pending is None:
             return None
         while not pending.done.acquire(timeout=SERVER_CHECK_SECONDS):
-            if self._done.is_set():
-                return None
             if self._gave_up(step, pending):
                 return None
         return pending
@@ -497,8 +490,7 @@ class Network:
             if self._checking:
                 return
             self._checking = True
-        if not self._timer.after(SERVER_CHECK_SECONDS, self._check_waiting):
-            self._check_waiting()
+        self._check_later()
 
     def _check_waiting(self) -> None:
         """End the call_later journeys whose server died while its handler ran, as
@@ -511,11 +503,19 @@ class Network:
                 self._waiting.pop(later, None)
             self._checking = bool(self._waiting) and not self._done.is_set()
             again = self._checking
-        if again and not self._timer.after(SERVER_CHECK_SECONDS, self._check_waiting):
+        if again:
+            self._check_later()
+
+    def _check_later(self) -> None:
+        """_check_waiting in SERVER_CHECK_SECONDS, or now if the timer is closed."""
+        if not self._timer.after(SERVER_CHECK_SECONDS, self._check_waiting):
             self._check_waiting()
 
     def _gave_up(self, step: _Deliver, pending: _Pending) -> bool:
-        """Whether a caller waiting for pending stops waiting: its server is dead."""
+        """Whether a caller waiting for pending stops waiting: the network is cleaned
+        up, or the server is dead (and the reply is not a crash point's)."""
+        if self._done.is_set():
+            return True
         return self._is_server_dead(step.endname, step.servername, step.server) and not (
             pending.forced
         )

@@ -423,7 +423,7 @@ class _Host:
             info = self._pushed.rebuilt(answer)
             if info is None:
                 raise WireError(f"an inspect() sample that does not fit: {answer!r:.120}")
-            taken = [(seen_until, before)] if seen_until is not None and before else []
+            taken = [(seen_until, before)] if seen_until is not None and before is not None else []
             taken.append((at, info))
         with self._mu:
             self._inspections.extend(taken)
