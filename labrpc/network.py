@@ -6,6 +6,9 @@ reordering holds back 2/3 of replies for 200-2200 ms; a disabled end or a
 missing server fails after 0-100 ms, or 0-7000 ms with long delays.  Go runs
 processReq in a goroutine per request while the caller waits; here the
 caller's own thread does that work, so a delayed message costs no thread.
+Those rules are written once, as a journey (Network._journey) that two
+drivers carry: call_bytes on the caller's thread, and call_later, for the
+tester's sealed mode, on a timer thread and the thread a reply comes back on.
 
 Beyond Go's labrpc, and off unless a test turns them on (Go's tests keep Go's
 network): duplicated requests, stale messages, and a reply hook for the

@@ -16,7 +16,8 @@
 
 Safety is an Observer (harness/observe.py): it sees what the tester's peer
 handles (cfg.rafts[i]) get back, what the appliers apply, and the answers of
-its own sampler. The checks that read a peer's log, role and commitIndex need
+its own sampler (Peer.inspect_log: sealed, each host samples its peer and sends
+what changed). The checks that read a peer's log, role and commitIndex need
 the optional inspect() hook (tests/harness/README.md); a Raft without it is
 still checked by everything else. A violation fails the test with a message
 that says what was seen, e.g. "term 3 has 2 (>1) leaders: ...".
