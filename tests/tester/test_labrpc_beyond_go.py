@@ -124,7 +124,10 @@ def test_a_held_request_arrives_after_its_link_is_cut(
     n = 60
     calls = threading.Thread(target=call_all, args=(end, range(n), n))  # all sent at once
     calls.start()
-    time.sleep(0.05)  # the calls are on their way, some of them held
+    # Cut the link once every call is on its way (counted as sent), some of them held.
+    deadline = time.monotonic() + 30
+    while net.GetTotalCount() < n and time.monotonic() < deadline:
+        time.sleep(0.001)
     net.Enable("e", False)
     delivered_at_cut = rec.count()
     calls.join(60)
