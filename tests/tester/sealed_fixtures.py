@@ -75,6 +75,7 @@ class TellsItsProcess(Raft):
         return dict(
             info, pid=os.getpid(), ppid=os.getppid(), cwd=os.getcwd(), argv=sys.argv,
             probe=os.environ.get("RAFTLAB_PROBE"), path0=sys.path[0],
+            loaded_by=type(__loader__).__module__,
         )  # fmt: skip
 
 

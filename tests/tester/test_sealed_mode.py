@@ -244,6 +244,8 @@ def test_a_host_starts_as_a_new_interpreter_would_forked_or_not(
         assert info["probe"] == f"set just before the {zygote} test"
         assert info["cwd"] == info["path0"] == str(tmp_path)
         assert info["argv"][0] == str(REPO / "tests/harness/peerhost/__main__.py")
+        # a forked host's code was compiled once, in the zygote
+        assert (info["loaded_by"] == "harness.peerhost.precompiled") == (zygote == "on")
 
 
 def test_an_inspected_log_crosses_as_what_changed_and_is_rebuilt_whole() -> None:

@@ -444,6 +444,11 @@ def rebound(module: str, make: str) -> None:
             print(line)
 
 
+def module_named(argv: list[str]) -> str:
+    """The module a host's arguments (after its channel's fd) name, which it imports."""
+    return argv[1] if argv[:1] == ["--rebound"] else argv[0]
+
+
 def main() -> None:
     if sys.argv[1] == "--rebound":
         rebound(sys.argv[2], sys.argv[3])

@@ -4,8 +4,9 @@ host per request (harness/runtime/hostprocs.py is the tester's side).
 A new interpreter costs about 60 ms of CPU to start and import the host's code,
 which is more than most tests' Raft uses in all; a fork of this process costs a
 few ms. The zygote is the tester's code: it never imports the student's raft,
-which each child imports after the fork, as a new host would. It runs one
-thread, so a fork copies no lock another thread holds.
+which each child imports after the fork, as a new host would (from code the
+zygote compiled once, harness/peerhost/precompiled.py, since compiling runs
+none of it). It runs one thread, so a fork copies no lock another thread holds.
 
 It talks to the tester over a SOCK_SEQPACKET socket, one JSON message a packet:
 
@@ -35,6 +36,7 @@ import traceback
 from typing import Any
 
 import harness.peerhost.host
+from harness.peerhost.precompiled import Precompiled
 
 # Standard modules a Raft is likely to import, imported before any fork: what a
 # child imports after it, it pays for alone.
@@ -48,6 +50,7 @@ class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._ended: dict[int, int] = {}  # pid -> returncode, reaped, not yet asked for
+        self._precompiled = Precompiled()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w)
@@ -80,6 +83,9 @@ class Zygote:
             self._send(["status", pid, self._ended.pop(pid, None)])
 
     def _fork(self, argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> None:
+        # The child's sys.path, as _become_host sets it.
+        module = harness.peerhost.host.module_named(argv)
+        self._precompiled.compile_package(module, [cwd, *sys.path[1:]])
         # The collector would walk every object the child inherits and so write to
         # (and copy) most of its pages: frozen, it leaves them shared, which takes
         # about a third off a host's cost from fork to Make.
@@ -118,6 +124,7 @@ class Zygote:
             if cwd != os.getcwd():
                 os.chdir(cwd)
                 sys.path[0] = cwd  # as `python -m` puts its cwd first
+            self._precompiled.install()
             script = os.path.join(os.path.dirname(harness.peerhost.host.__file__), "__main__.py")
             # as `python -m harness.peerhost FD ...` has it
             sys.argv = [script, *(str(fd) for fd in channel), *argv]
