@@ -168,8 +168,6 @@ class Peer:
         self._observers = observers  # Config's list: read at each call
         self._watch = watch  # fails the test if a call does not return (harness/hangs.py)
         self._apply_ch = apply_ch  # told when the tester waits in Snapshot() (harness/applych.py)
-        # The timeline's thread's alone: a SelfSampling handle's last sample.
-        self._last_sample = Sample(time.monotonic(), "inspect()", "unknown", None, None, False)
 
     def GetState(self) -> tuple[int, bool]:
         t = time.monotonic()
@@ -231,20 +229,19 @@ class Peer:
                 return
         self.inspect()
 
-    def sample(self) -> Sample:
-        """The peer's role and term now, for the timeline, and for the observers as
-        the inspect() or GetState() answer it is. A SelfSampling handle gives what
-        its peer's own sampler saw since the last call, each told to the observers
-        with the time it was taken, and its last sample if it saw nothing new."""
+    def samples(self) -> list[Sample]:
+        """The peer's role and term since the last call, for the timeline, each told
+        to the observers as the inspect() or GetState() answer it is: one sample
+        taken now, or, from a SelfSampling handle, what its peer's own sampler took
+        since the last call (each change, after the last sample of the state it
+        ends), oldest first, each with the time it was taken."""
         if isinstance(self.raft, SelfSampling):
-            new = self.raft.samples()
-            for sample in new:
+            taken = self.raft.samples()
+            for sample in taken:
                 self._tell(sample)
-            if new:
-                self._last_sample = new[-1]
-            return self._last_sample
+            return taken
         # Peer.inspect and Peer.GetState tell the observers themselves.
-        return take_sample(lambda: self.inspect(with_log=False), self.GetState, time.monotonic())
+        return [take_sample(lambda: self.inspect(with_log=False), self.GetState, time.monotonic())]
 
     def _tell(self, sample: Sample) -> None:
         if sample.seen_term is None:

@@ -3,10 +3,11 @@
 Timeline is an Observer (harness/observe.py): the tester tells it what it does
 (connect, disconnect, crash, restart, a successful Start, commit, its checks,
 the failure), and a "tester-timeline" thread samples each peer's role and term
-every SAMPLE_INTERVAL seconds through its handle (cfg.rafts[i].sample()): with
+every SAMPLE_INTERVAL seconds through its handle (cfg.rafts[i].samples()): with
 `inspect()` when the peer offers it (term, role), else with GetState() (leader
 or not). A sealed peer's host takes those samples where the peer runs, and
-sends each change (runtime/sealed.py). Nothing else of the Raft is used, so a
+sends each change with the time it was taken (runtime/sealed.py), which the
+thread collects every COLLECT_INTERVAL. Nothing else of the Raft is used, so a
 student's raft.py can be dropped in.
 
 When a test fails, or always with RAFTLAB_TIMELINE=always, cleanup writes
@@ -32,11 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import labdebug, runtime, transcript
-from harness.observe import Observer, Peer
+from harness.observe import Observer, Peer, SelfSampling
 
 __all__ = ["Timeline", "debug_epoch", "mode", "output_dir", "render"]
 
 SAMPLE_INTERVAL = 0.025  # seconds between samples of every peer's role and term
+# Seconds between collections when every peer samples itself (sealed): each of its
+# samples comes with the time it was taken, so collecting them often adds nothing.
+COLLECT_INTERVAL = 0.1
 MAX_EVENTS = 50_000  # beyond this, events are counted but not kept
 
 ENV_MODE = "RAFTLAB_TIMELINE"
@@ -188,29 +192,44 @@ class Timeline(Observer):
     # -- sampling -------------------------------------------------------------
 
     def run(self, rafts: Sequence[Peer | None], stop: threading.Event) -> None:
-        """The sampler: every SAMPLE_INTERVAL, each peer's role and term, until stop."""
+        """The sampler: every SAMPLE_INTERVAL, each peer's role and term, until stop.
+        Peers that sample themselves are collected every COLLECT_INTERVAL, and once
+        more at stop, which asks nothing of their Rafts."""
         if not self.enabled:
             return
-        while not stop.wait(SAMPLE_INTERVAL):
-            for i, peer in enumerate(list(rafts)):
+        while True:
+            peers = list(rafts)
+            self_sampling = all(p is None or isinstance(p.raft, SelfSampling) for p in peers)
+            if stop.wait(COLLECT_INTERVAL if self_sampling else SAMPLE_INTERVAL):
+                if self_sampling:
+                    for i, peer in enumerate(peers):
+                        if peer is not None:
+                            self._sample_one(i, peer)
+                return
+            for i, peer in enumerate(peers):
                 if peer is None:
                     self._observe(i, "down", None)
                 else:
                     self._sample_one(i, peer)
 
     def _sample_one(self, i: int, peer: Peer) -> None:
-        sample = peer.sample()
-        self.sampling = sample.how
-        self._observe(i, sample.role, sample.term)
+        for sample in peer.samples():
+            self.sampling = sample.how
+            self._observe(i, sample.role, sample.term, sample.at)
 
-    def _observe(self, i: int, role: str, term: int | None) -> None:
+    def _observe(self, i: int, role: str, term: int | None, at: float | None = None) -> None:
+        """Peer i's role and term as seen at time.monotonic() at (else now); a sight
+        older than the lane's last change (a sample taken before a crash, collected
+        after it) is dropped."""
         if not self.enabled:
             return
         with self._mu:
-            t = self.now()
+            t = self.now() if at is None else round((at - self._t0) * 1000, 1)
             if self._finished:
                 return
             cur = self._open[i]
+            if cur is not None and t < cur[0]:
+                return
             if cur is not None and cur[2] == role and cur[3] == term:
                 return
             if cur is not None:

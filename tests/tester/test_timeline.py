@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from harness import timeline
-from harness.observe import Peer
+from harness.observe import Peer, Sample, SelfSampling
 
 from tools import browser
 
@@ -211,6 +211,59 @@ def test_sampler_reads_inspect_or_falls_back_to_getstate() -> None:
     assert lanes[1] == [("not leader", 1), ("leader", 2)]  # GetState() tells no candidate apart
     assert lanes[2] == [("down", None)]
     assert data["sampling"] == "GetState()"  # the last peer sampled had no inspect()
+
+
+class SamplesItself(SelfSampling):
+    """A sealed peer's handle, fed by hand: its samples() are the ones put in taken."""
+
+    def __init__(self) -> None:
+        self.taken: list[Sample] = []
+        self.mu = threading.Lock()
+
+    def samples(self) -> list[Sample]:
+        with self.mu:
+            taken, self.taken = self.taken, []
+        return taken
+
+    def put(self, at: float, role: str, term: int) -> None:
+        with self.mu:
+            self.taken.append(Sample(at, "inspect()", role, term, term, role == "leader"))
+
+    def inspections(self) -> None:
+        return None
+
+
+def test_samples_a_peer_took_itself_are_drawn_at_the_times_it_took_them() -> None:
+    """A sealed peer's samples come collected every COLLECT_INTERVAL: each is drawn
+    when it was taken, a change that lasted less than the interval included; one
+    taken before a crash and collected after it is dropped; and the last ones are
+    collected when the sampler stops."""
+    tl = timeline.Timeline(1, seed=5, enabled=True)
+    handle = SamplesItself()
+    peers: list[Peer | None] = [Peer(handle, 0, [tl])]
+    t0 = tl._t0
+    stop = threading.Event()
+    sampler = threading.Thread(target=tl.run, args=(peers, stop), name="tester-timeline-unit")
+    sampler.start()
+    try:
+        handle.put(t0 + 0.010, "follower", 1)
+        handle.put(t0 + 0.040, "candidate", 2)  # for 5 ms: between two collections
+        handle.put(t0 + 0.045, "leader", 2)
+        time.sleep(timeline.COLLECT_INTERVAL * 2)
+        late = time.monotonic()
+        tl.on_crash(peers[0])  # type: ignore[arg-type]
+        handle.put(late - 0.001, "follower", 3)  # before the crash, collected after it
+        time.sleep(timeline.COLLECT_INTERVAL * 2)
+        handle.put(time.monotonic(), "follower", 4)  # after it: a restart's first sample
+    finally:
+        stop.set()
+        sampler.join()
+    segments = tl.data(False, "")["lanes"][0]["segments"]
+    assert [(s[2], s[3]) for s in segments] == [
+        ("follower", 1), ("candidate", 2), ("leader", 2), ("down", None), ("follower", 4)
+    ]  # fmt: skip
+    assert [s[0] for s in segments[:3]] == [10.0, 40.0, 45.0]
+    assert segments[1][1] == 45.0
 
 
 @pytest.fixture(scope="module")
