@@ -9,6 +9,7 @@ peer 0's process, the tester's network, peer 1's process, and back.
 from __future__ import annotations
 
 import queue
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ class PartRun:
     cpu: float  # user + system seconds of pytest and every process it waited for
     peak: int  # most processes alive at once: pytest, the zygote and the peer hosts
     passed: bool
+    rpcs: int  # the RPCs the tests' "... Passed" lines count: the run's workload
+
+
+# What the tester prints for a test that passed: secs, peers, rpcs, bytes, cmds.
+_PASSED = re.compile(rb"\.\.\. Passed --\s+[\d.]+\s+\d+\s+(\d+)\s+\d+\s+\d+")
 
 
 PARTS = {
@@ -126,7 +132,8 @@ def run_part(part: str, sealed: bool) -> PartRun:
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return PartRun(wall, cpu, peak[0], child.returncode == 0 and b" failed" not in out)
+    passed = child.returncode == 0 and b" failed" not in out
+    return PartRun(wall, cpu, peak[0], passed, sum(int(n) for n in _PASSED.findall(out)))
 
 
 def _descendants_of(pid: int) -> list[int]:
@@ -170,11 +177,13 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
                 runs_of[mode].append(run_part(part, mode))
         walls = {m: statistics.median(r.wall for r in rs) for m, rs in runs_of.items()}
         cpus = {m: statistics.median(r.cpu for r in rs) for m, rs in runs_of.items()}
+        rpcs = {m: statistics.median(r.rpcs for r in rs) for m, rs in runs_of.items()}
         peak = max(r.peak for r in runs_of[True])
         failed = sum(not r.passed for rs in runs_of.values() for r in rs)
         print(
             f"{part}: wall {walls[True]:5.1f} s sealed / {walls[False]:5.1f} s in-process = "
             f"{walls[True] / walls[False]:.2f}; CPU {cpus[True]:5.1f} s / {cpus[False]:5.1f} s = "
-            f"{cpus[True] / cpus[False]:.2f}; peak processes sealed {peak}; medians of "
-            f"{len(runs_of[True])} runs each, by turns; failed runs {failed}"
+            f"{cpus[True] / cpus[False]:.2f}; RPCs {rpcs[True]:.0f} / {rpcs[False]:.0f}; "
+            f"peak processes sealed {peak}; medians of {len(runs_of[True])} runs each, by "
+            f"turns; failed runs {failed}"
         )
