@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 from harness.applych import ApplyChannel
 from harness.hangs import CallWatch
 
-__all__ = ["CRASHED", "Observer", "Peer", "RaftPeer", "Sample", "SelfSampling"]
+__all__ = ["CRASHED", "Observer", "Peer", "RaftPeer", "Sample", "SelfSampling", "call_hook"]
 
 # What inspect() answers when the peer crashed during the call (a sealed peer's
 # process was killed): no answer, so no observer is told of one.
@@ -88,7 +88,7 @@ def take_sample(
         return Sample(at, "GetState()", "unknown", None, None, False)
 
 
-def _call_hook(hook: Any, with_log: bool) -> Any:
+def call_hook(hook: Any, with_log: bool) -> Any:
     """inspect(), with with_log=False only if asked for: a hook may not take it."""
     if with_log:
         return hook()
@@ -209,7 +209,7 @@ class Peer:
         if not callable(hook):
             return None
         t = time.monotonic()
-        info = _call_hook(hook, with_log)
+        info = call_hook(hook, with_log)
         if info is CRASHED:
             return None
         for o in self._observers:

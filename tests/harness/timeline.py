@@ -117,7 +117,11 @@ class Timeline(Observer):
 
     def now(self) -> float:
         """Milliseconds since the Config was made (the debug stream's clock too)."""
-        return round((time.monotonic() - self._t0) * 1000, 1)
+        return self._ms(time.monotonic())
+
+    def _ms(self, at: float) -> float:
+        """time.monotonic() at, on the timeline's clock."""
+        return round((at - self._t0) * 1000, 1)
 
     # -- events ---------------------------------------------------------------
 
@@ -200,17 +204,16 @@ class Timeline(Observer):
         while True:
             peers = list(rafts)
             self_sampling = all(p is None or isinstance(p.raft, SelfSampling) for p in peers)
-            if stop.wait(COLLECT_INTERVAL if self_sampling else SAMPLE_INTERVAL):
-                if self_sampling:
-                    for i, peer in enumerate(peers):
-                        if peer is not None:
-                            self._sample_one(i, peer)
-                return
+            stopped = stop.wait(COLLECT_INTERVAL if self_sampling else SAMPLE_INTERVAL)
+            if stopped and not self_sampling:
+                return  # an in-process Raft is not asked again once the test ends
             for i, peer in enumerate(peers):
                 if peer is None:
                     self._observe(i, "down", None)
                 else:
                     self._sample_one(i, peer)
+            if stopped:
+                return
 
     def _sample_one(self, i: int, peer: Peer) -> None:
         for sample in peer.samples():
@@ -224,7 +227,7 @@ class Timeline(Observer):
         if not self.enabled:
             return
         with self._mu:
-            t = self.now() if at is None else round((at - self._t0) * 1000, 1)
+            t = self.now() if at is None else self._ms(at)
             if self._finished:
                 return
             cur = self._open[i]

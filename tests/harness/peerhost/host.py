@@ -32,7 +32,7 @@ import labrpc
 from harness import race as racecheck
 from harness.causes import Causes
 from harness.hangs import local_thread_places
-from harness.observe import take_sample
+from harness.observe import call_hook, take_sample
 from harness.rpckinds import describe_handlers
 from harness.runtime.wire import Channel
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
@@ -269,15 +269,9 @@ def _raised(e: BaseException) -> str:
 
 
 def _inspect(rf: Any, with_log: bool) -> Any:
+    """rf's inspect() answer, as Peer.inspect asks it; None if it has no hook."""
     hook = getattr(rf, "inspect", None)
-    if not callable(hook):
-        return None
-    if with_log:
-        return hook()
-    try:
-        return hook(with_log=False)
-    except TypeError:
-        return hook()
+    return call_hook(hook, with_log) if callable(hook) else None
 
 
 class LogDelta:
