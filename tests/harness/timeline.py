@@ -97,6 +97,7 @@ class Timeline(Observer):
         self.test = _current_test()
         self.description = ""
         self.sampling = "none"
+        self.sampled_by_peers = False  # sealed: each host samples its peer as it acts
         self.path: Path | None = None
         self._mu = threading.Lock()
         self._events: list[dict[str, Any]] = []
@@ -204,6 +205,7 @@ class Timeline(Observer):
         while True:
             peers = list(rafts)
             self_sampling = all(p is None or isinstance(p.raft, SelfSampling) for p in peers)
+            self.sampled_by_peers = self_sampling
             stopped = stop.wait(COLLECT_INTERVAL if self_sampling else SAMPLE_INTERVAL)
             if stopped and not self_sampling:
                 return  # an in-process Raft is not asked again once the test ends
@@ -268,6 +270,7 @@ class Timeline(Observer):
             "duration": end,
             "sampling": self.sampling,
             "interval_ms": SAMPLE_INTERVAL * 1000,
+            "sampled_by_peers": self.sampled_by_peers,
             "lanes": lanes,
             "events": events,
             "dropped": self._dropped,

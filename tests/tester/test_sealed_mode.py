@@ -379,6 +379,65 @@ def test_a_host_sends_a_log_sample_when_it_changed_after_when_the_last_was_seen(
     assert [m[3][0] for m in chan.sent] == ["full", "delta", "delta"]
 
 
+def test_a_host_samples_its_peer_when_stirred_and_seldom_when_idle() -> None:
+    """The host's sampler (Host._sample) takes the timeline's sample as soon as the
+    peer acts (stir()), not on a 25 ms clock, and wakes on its own only for the
+    safety checks' log, at most LOG_SLACK intervals apart."""
+    import threading
+
+    from harness.peerhost import host as peerhost
+
+    class Chan:
+        def __init__(self) -> None:
+            self.sent: list[tuple[float, tuple[Any, ...]]] = []
+            self.got = threading.Condition()
+
+        def send(self, *message: Any) -> None:
+            with self.got:
+                self.sent.append((time.monotonic(), message))
+                self.got.notify_all()
+
+    class Rf:
+        term = 1
+        looks = 0  # inspect() calls: one per wake of the sampler
+
+        def inspect(self, with_log: bool = True) -> dict[str, Any]:
+            self.looks += 1
+            return {"term": self.term, "role": "follower", "commit_index": 0, "log": []}
+
+        def GetState(self) -> tuple[int, bool]:
+            return self.term, False
+
+    h = peerhost.Host.__new__(peerhost.Host)
+    h.rf, h.chan = Rf(), Chan()
+    h._killed, h._stirred = threading.Event(), threading.Event()
+    log_every = 0.1
+    sampler = threading.Thread(target=h._sample, args=(0.025, log_every), daemon=True)
+    sampler.start()
+    try:
+        time.sleep(1.0)
+        with h.chan.got:
+            idle = [m for _, m in h.chan.sent if m[0] == "inspected"]
+        assert len(idle) == 1  # the log, once: unchanged since, it is not sent again
+        # Idle, it woke for the log's clock alone: 1 s / 150 ms, not 1 s / 25 ms.
+        assert h.rf.looks <= 2 * (1 + 1.0 / (peerhost.LOG_SLACK * log_every)), h.rf.looks
+        h.rf.term = 2
+        stirred_at = time.monotonic()
+        h.stir()
+        with h.chan.got:
+            assert h.chan.got.wait_for(
+                lambda: any(m[0] == "sampled" and m[1][-1][3] == 2 for _, m in h.chan.sent), 5
+            )
+            at = next(m[1][-1][0] for _, m in h.chan.sent if m[0] == "sampled" and m[1][-1][3] == 2)
+        # Taken at the stir, well before the log's clock (LOG_SLACK * 100 ms) would have.
+        assert stirred_at <= at < stirred_at + peerhost.LOG_SLACK * log_every / 2
+    finally:
+        h._killed.set()
+        h.stir()
+        sampler.join(5)
+    assert not sampler.is_alive()
+
+
 @pytest.mark.parametrize("zygote", ["on", "off"])
 def test_a_host_run_to_its_end_is_killed_when_out_of_time(
     zygote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -112,6 +112,7 @@ def test_page_holds_every_lane_and_event(failed_run: Run) -> None:
     assert data["description"] == "Test: scenario"
     assert data["failed"] is True and data["reason"] == "scenario over"
     assert data["sampling"] == "inspect()"
+    assert data["sampled_by_peers"] is False
     assert [lane["peer"] for lane in data["lanes"]] == [0, 1, 2]
     events = data["events"]
     assert {e["kind"] for e in events} == set(timeline.KINDS)
@@ -264,6 +265,7 @@ def test_samples_a_peer_took_itself_are_drawn_at_the_times_it_took_them() -> Non
     ]  # fmt: skip
     assert [s[0] for s in segments[:3]] == [10.0, 40.0, 45.0]
     assert segments[1][1] == 45.0
+    assert tl.data(False, "")["sampled_by_peers"] is True  # the page says how it was sampled
 
 
 @pytest.fixture(scope="module")

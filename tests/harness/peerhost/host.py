@@ -41,6 +41,8 @@ from labrpc.pool import HandlerPool
 from labrpc.service import LabrpcError, register_handler_types
 
 SAMPLER = "tester-timeline"  # the thread that samples the Raft for the timeline
+QUIET_SECONDS = 0.1  # the longest the timeline's sampler waits for a stir
+LOG_SLACK = 1.5  # the safety checks' log sample waits up to this many intervals for a stir
 
 
 class _Waiting:
@@ -79,6 +81,8 @@ class Host:
         self.server: labrpc.Server | None = None
         self._sent_log = LogDelta()
         self._killed = threading.Event()  # Kill() was called: the sampler stops
+        # Set by stir(), when the timeline samples; made before the peer's threads start.
+        self._stirred: threading.Event | None = None
         self._baseline = set(threading.enumerate())
 
     # -- requests of the host's own ------------------------------------------------
@@ -91,6 +95,7 @@ class Host:
             token = self._next
             self._waiting[token] = waiting
         self.chan.send(kind, token, *args)
+        self.stir()
         waiting.done.acquire()
         return waiting.answer
 
@@ -147,32 +152,55 @@ class Host:
             {name: [args, list(fields)] for name, (args, fields) in handlers.items()},
             callable(getattr(self.rf, "inspect", None)),
         )
+        if sample_every > 0:
+            self._stirred = threading.Event()
         if sample_every > 0 or log_every > 0:
             threading.Thread(
                 target=self._sample, args=(sample_every, log_every), name=SAMPLER, daemon=True
             ).start()
 
     def _sample(self, every: float, log_every: float) -> None:
-        """The samplers of the timeline (every `every` seconds, harness/timeline.py)
-        and of the safety checks (inspect() with the log every `log_every` seconds,
-        harness/safety.py), run here so that a sample costs no round trip. Each
-        sends only what changed, after when the state it ends was last seen; 0 turns
-        one off. Until Kill()."""
+        """The samplers of the timeline (role and term, harness/timeline.py) and of
+        the safety checks (inspect() with the log, harness/safety.py), run here so
+        that a sample costs no round trip. Each sends only what changed, after when
+        the state it ends was last seen; an interval of 0 turns one off. Until Kill().
+
+        A Raft's role, term and log change as it handles a request or a Call's
+        reply, or on its timer; then it saves, calls or applies. So the timeline
+        samples after each of those (stir()), at most once every `every` seconds,
+        and the log is taken at such a sample once half of `log_every` has gone by,
+        or at the latest after LOG_SLACK times it. A peer that hears or sends a
+        heartbeat every 100-150 ms then wakes this thread once per heartbeat, not
+        forty times a second, and a change is drawn when it happened."""
         rf = self.rf
         hook = getattr(rf, "inspect", None)
         inspect = (lambda: _inspect(rf, False)) if callable(hook) else (lambda: None)
         logs = LogSampler(rf, self.chan) if callable(hook) and log_every > 0 else None
-        tick = min(x for x in (every, log_every) if x > 0)
+        stirred = self._stirred
+        if logs is None:
+            quiet = QUIET_SECONDS
+        else:
+            quiet = log_every * (LOG_SLACK if stirred is not None else 1.0)
         sent = last = None
-        next_log = 0.0
+        taken = logged = -quiet  # when the last sample and the last log sample were taken
+        busy = False  # stirred again within `every` of a sample: it may well be again
         while True:
-            # A timed sleep wakes for less CPU than a timed wait on an Event, and
-            # this wakes 40 times a second in every host; it ends within one sleep
-            # of Kill(), and _finish does not wait for it.
-            time.sleep(tick)
+            due = (logged if logs is not None else taken) + quiet
+            if stirred is None:
+                time.sleep(max(0.0, due - time.monotonic()))
+            else:
+                if busy:  # sleep out `every`, then sample if stirred meanwhile
+                    time.sleep(max(0.0, taken + every - time.monotonic()))
+                    busy = stirred.is_set()
+                if not busy:
+                    stirred.wait(max(0.0, due - time.monotonic()))
+                    if (early := taken + every - time.monotonic()) > 0:
+                        time.sleep(early)
+                        busy = True
+                stirred.clear()
             if self._killed.is_set():
                 return
-            now = time.monotonic()
+            now = taken = time.monotonic()
             if every > 0:
                 sample = take_sample(inspect, rf.GetState, now)
                 if sent is None or sample[1:] != sent[1:]:
@@ -180,9 +208,15 @@ class Host:
                     self.chan.send("sampled", [list(s) for s in [*ended, sample]])
                     sent = sample
                 last = sample
-            if logs is not None and now >= next_log:
+            if logs is not None and now >= logged + log_every / 2:
                 logs.take(now)
-                next_log = now + log_every - tick / 2
+                logged = now
+
+    def stir(self) -> None:
+        """Something happened that may change the Raft's role or term: sample it."""
+        stirred = self._stirred
+        if stirred is not None:
+            stirred.set()
 
     def _rpc(self, token: int, svc_meth: str, args: bytes) -> None:
         assert self.server is not None
@@ -195,6 +229,7 @@ class Host:
             self.chan.send("rpc_done", token, None, "")
             raise  # to threading.excepthook: a thread error, as in-process
         self.chan.send("rpc_done", token, reply, "")
+        self.stir()
 
     def _invoke(self, kind: str, token: int, *args: Any) -> None:
         try:
@@ -203,6 +238,8 @@ class Host:
             self.chan.send("done", token, None, _raised(e))
             return
         self.chan.send("done", token, value, "")
+        if kind in ("Start", "Snapshot"):
+            self.stir()
 
     def _call(self, kind: str, *args: Any) -> Any:
         rf = self.rf
@@ -383,6 +420,7 @@ class _Persister:
         with self._mu:  # the tester gets the saves in the order they were made
             self._raftstate, self._snapshot = state, snap
             self._host.chan.send("save", state, snap)
+        self._host.stir()
 
     def ReadRaftState(self) -> bytes:
         with self._mu:
