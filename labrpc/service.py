@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import threading
 import typing
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -90,10 +91,32 @@ def _methods(cls: type) -> list[tuple[str, Callable[..., Any]]]:
     ]
 
 
+_Examined = dict[str, "tuple[Any, type] | str | None"]
+_examined_mu = threading.Lock()
+# cls -> (its public methods, what _examine said of each); guarded by _examined_mu.
+_examined: weakref.WeakKeyDictionary[type, tuple[list[Any], _Examined]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _examine_all(cls: type) -> _Examined:
+    """_examine of each public method of cls, remembered while its methods stay the
+    same: resolving annotations takes milliseconds, and a tester starts a class's
+    Raft again at every restart (each sealed host asks three times)."""
+    methods = _methods(cls)
+    with _examined_mu:
+        known = _examined.get(cls)
+    if known is not None and known[0] == methods:
+        return known[1]
+    found = {name: _examine(cls, name, func) for name, func in methods}
+    with _examined_mu:
+        _examined[cls] = (methods, found)
+    return found
+
+
 def handler_types(cls: type) -> dict[str, tuple[Any, type]]:
     """cls's handlers, as MakeService finds them: name -> (args type, reply type)."""
-    found = {name: _examine(cls, name, func) for name, func in _methods(cls)}
-    return {name: types for name, types in found.items() if isinstance(types, tuple)}
+    return {name: types for name, types in _examine_all(cls).items() if isinstance(types, tuple)}
 
 
 def register_handler_types(cls: type) -> None:
@@ -114,8 +137,7 @@ class Service:
         self.methods: dict[str, _Method] = {}
         # Methods that may be handlers written wrong: name -> why not, and how to fix it.
         self.refused: dict[str, str] = {}
-        for name, func in _methods(type(rcvr)):
-            found = _examine(type(rcvr), name, func)
+        for name, found in _examine_all(type(rcvr)).items():
             if isinstance(found, str):
                 self.refused[name] = found
             elif found is not None:

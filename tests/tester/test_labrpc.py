@@ -779,6 +779,25 @@ def test_only_handler_shaped_methods_are_handlers_and_none_stops_MakeService(
         e.Call("LooksLikeHandlers.sendVote", 1, IntReply())
 
 
+def test_a_class_is_examined_again_once_its_methods_change() -> None:
+    """labrpc remembers what it found of a class (a restart need not resolve its
+    annotations again), but not past a change to its methods."""
+
+    class Changing:
+        def Vote(self, args: int, reply: IntReply) -> None:
+            reply.X = args
+
+    assert sorted(labrpc.MakeService(Changing()).methods) == ["Vote"]
+
+    def Ping(self: object, args: int, reply: IntReply) -> None:
+        reply.X = -args
+
+    Changing.Ping = Ping  # type: ignore[attr-defined]
+    assert sorted(labrpc.MakeService(Changing()).methods) == ["Ping", "Vote"]
+    del Changing.Vote
+    assert sorted(labrpc.MakeService(Changing()).methods) == ["Ping"]
+
+
 def test_unannotated_handler_comes_first_whatever_else_is_wrong(rn: labrpc.Network) -> None:
     """Args of an unregistered class to a handler without annotations: the fix is to
     annotate it (then labrpc registers the class), so that is what the Call says."""
