@@ -39,11 +39,16 @@ class ChannelClosed(Exception):
 class _Send:
     """One message on its way, and whether the receiver has taken it."""
 
-    __slots__ = ("item", "taken")
+    __slots__ = ("item", "taken", "then", "since", "thread", "where")
 
-    def __init__(self, item: Any) -> None:
+    def __init__(self, item: Any, then: Callable[[], None] | None = None) -> None:
         self.item = item
         self.taken = False
+        # For put_later: called once taken (or dropped); no thread waits for it then.
+        self.then = then
+        self.since = 0.0  # put_later's: when it was sent, by which thread, where
+        self.thread = ""
+        self.where = ""
 
 
 class ApplyChannel(queue.Queue[Any]):
@@ -69,6 +74,7 @@ class ApplyChannel(queue.Queue[Any]):
         self._closed = False
         self._busy: tuple[str, float] | None = None  # the receiver is in this call since then
         self._reported = False
+        self._watching = False  # a thread checks put_later's messages for the deadlock
 
     # -- the sender's side (the Raft) ------------------------------------------------
 
@@ -83,10 +89,25 @@ class ApplyChannel(queue.Queue[Any]):
         where = _where(sys._getframe(1))
         self._send(item, block, timeout, threading.current_thread().name, where)
 
-    def put_for(self, item: Any, thread: str, where: str) -> None:
-        """put(item) on behalf of a sender in another process (runtime/sealed.py): its
-        thread's name and its line (where) are the ones a deadlock report names."""
-        self._send(item, True, None, thread, where)
+    def put_later(self, item: Any, thread: str, where: str, then: Callable[[], None]) -> None:
+        """put(item) on behalf of a sender in another process (runtime/sealed.py),
+        with no thread waiting here: then() is called once the receiver has taken
+        it (or the channel has closed). thread and where are the sender's thread's
+        name and its line, which a deadlock report names."""
+        send = _Send(item, then)
+        send.since, send.thread, send.where = time.monotonic(), thread, where
+        watch = False
+        with self.mutex:
+            closed = self._closed
+            if not closed:
+                self.queue.append(send)
+                self.unfinished_tasks += 1
+                self.not_empty.notify()
+                watch = self._busy is not None and self._start_watch()
+        if closed:
+            then()
+        elif watch:
+            self._watch_thread()
 
     def _send(
         self, item: Any, block: bool, timeout: float | None, thread: str, where: str
@@ -113,11 +134,43 @@ class ApplyChannel(queue.Queue[Any]):
                     raise queue.Full
                 report = self._deadlock(started, now, thread, where)
                 if report is not None:
-                    self._close()
+                    dropped = self._close()
                     break
                 wait = _POLL if end is None else min(_POLL, end - now)
                 self._taken.wait(wait)
         if report is not None:
+            _call_each(dropped)
+            self._fail(AssertionError(report))
+
+    def _start_watch(self) -> bool:
+        """Whether the caller is to start _watch's thread: none runs yet.  Called with
+        mutex held, while the receiver is busy."""
+        if self._watching or not any(s.then is not None for s in self.queue):
+            return False
+        self._watching = True
+        return True
+
+    def _watch_thread(self) -> None:
+        threading.Thread(target=self._watch, name="tester-applych-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        """The deadlock check a waiting put() makes, for put_later's messages, which
+        no thread waits for: runs while one of them waits and the receiver is busy."""
+        report = None
+        with self.mutex:
+            while not self._closed and self._busy is not None:
+                waiting = next((s for s in self.queue if s.then is not None), None)
+                if waiting is None:
+                    break
+                now = time.monotonic()
+                report = self._deadlock(waiting.since, now, waiting.thread, waiting.where)
+                if report is not None:
+                    dropped = self._close()
+                    break
+                self._taken.wait(_POLL)
+            self._watching = False
+        if report is not None:
+            _call_each(dropped)
             self._fail(AssertionError(report))
 
     def _deadlock(self, started: float, now: float, thread: str, where: str) -> str | None:
@@ -162,9 +215,11 @@ class ApplyChannel(queue.Queue[Any]):
                 send = self.queue.popleft()
                 send.taken = True
                 self._taken.notify_all()
-                return send.item
             finally:
                 self._receivers -= 1
+        if send.then is not None:
+            send.then()
+        return send.item
 
     def __iter__(self) -> Iterator[Any]:
         """Go's `for m := range applyCh`: every message until close()."""
@@ -180,6 +235,9 @@ class ApplyChannel(queue.Queue[Any]):
         (Snapshot()), during which it takes no message."""
         with self.mutex:
             self._busy = (call, time.monotonic())
+            watch = self._start_watch()
+        if watch:
+            self._watch_thread()
         try:
             yield
         finally:
@@ -191,14 +249,23 @@ class ApplyChannel(queue.Queue[Any]):
         are dropped, like a crashed server's), and the receiver's get() raises
         ChannelClosed."""
         with self.mutex:
-            self._close()
+            dropped = self._close()
+        _call_each(dropped)
 
-    def _close(self) -> None:
-        """Called with mutex held."""
+    def _close(self) -> list[Callable[[], None]]:
+        """Called with mutex held. The then() of each put_later dropped, for the
+        caller to call once it has released mutex."""
         self._closed = True
+        dropped = [s.then for s in self.queue if s.then is not None]
         self.queue.clear()
         self.not_empty.notify_all()
         self._taken.notify_all()
+        return dropped
+
+
+def _call_each(thens: list[Callable[[], None]]) -> None:
+    for then in thens:
+        then()
 
 
 def _where(frame: FrameType) -> str:

@@ -132,3 +132,64 @@ def test_a_brief_snapshot_while_a_put_waits_is_no_deadlock() -> None:
     assert ch.get(timeout=5) == "a" and ch.get(timeout=5) == "b"
     sender.join(5)
     assert not failures
+
+
+# -- put_later: a sender in another process, for which no thread waits (sealed mode) --
+
+
+def test_put_later_calls_then_once_the_message_is_taken_in_order() -> None:
+    ch, failures = _channel()
+    taken: list[str] = []
+    for item in ("a", "b"):
+        ch.put_later(item, "applier", "raft.py:1, in applier", lambda item=item: taken.append(item))
+    assert taken == [] and ch.qsize() == 2
+    assert ch.get(timeout=5) == "a" and taken == ["a"]
+    assert ch.get(timeout=5) == "b" and taken == ["a", "b"]
+    assert not failures
+
+
+def test_close_calls_then_of_each_message_not_taken() -> None:
+    ch, _ = _channel()
+    taken: list[str] = []
+    ch.put_later("a", "applier", "raft.py:1, in applier", lambda: taken.append("a"))
+    ch.close()
+    assert taken == ["a"]
+    ch.put_later("b", "applier", "raft.py:1, in applier", lambda: taken.append("b"))
+    assert taken == ["a", "b"]  # a closed channel takes nothing: the sender goes on
+
+
+@pytest.mark.parametrize("busy_first", [True, False])
+def test_a_put_later_that_waits_out_a_snapshot_is_reported_as_a_put_is(busy_first: bool) -> None:
+    """The sealed 3D deadlock: the host's put waits for the tester, which waits in
+    Snapshot(); the report is a waiting put's, whether the message came before the
+    tester went into Snapshot() or during it."""
+    ch, failures = _channel()
+    taken = threading.Event()
+    where = "raft/raft.py:9, in applier"
+    if not busy_first:
+        ch.put_later("entry", "raft-3-applier", where, taken.set)
+    started = time.monotonic()
+    with ch.receiver_busy("Snapshot()"):
+        if busy_first:
+            ch.put_later("entry", "raft-3-applier", where, taken.set)
+        assert taken.wait(DEADLOCK_SECONDS + 2)  # the report frees the sender
+    took = time.monotonic() - started
+    assert DEADLOCK_SECONDS <= took < DEADLOCK_SECONDS + 2
+    assert len(failures) == 1
+    assert str(failures[0]).startswith(
+        "applyCh deadlock: server 3 is sending on applyCh while holding rf.mu: thread "
+        f"raft-3-applier has waited 2 s in put() ({where}) for the tester"
+    )
+    with pytest.raises(ChannelClosed):
+        ch.get(timeout=1)
+
+
+def test_a_brief_snapshot_while_a_put_later_waits_is_no_deadlock() -> None:
+    ch, failures = _channel()
+    taken: list[str] = []
+    ch.put_later("a", "applier", "raft.py:1, in applier", lambda: taken.append("a"))
+    with ch.receiver_busy("Snapshot()"):
+        time.sleep(0.2)
+    assert ch.get(timeout=5) == "a" and taken == ["a"]
+    time.sleep(DEADLOCK_SECONDS + 0.2)  # a watch still running would report now
+    assert not failures

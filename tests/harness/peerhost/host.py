@@ -19,6 +19,7 @@ run on threads of their own; the reader thread only hands them out.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import socket
@@ -457,11 +458,18 @@ class _ApplyCh:
         fields = [getattr(item, name, None) for name in _APPLY_FIELDS]
         frame = sys._getframe(1)
         code = frame.f_code
-        where = f"{os.path.relpath(code.co_filename)}:{frame.f_lineno}, in {code.co_name}"
+        where = f"{_relpath(code.co_filename)}:{frame.f_lineno}, in {code.co_name}"
         self._host.ask("apply", fields, threading.current_thread().name, where)
 
     def put_nowait(self, item: Any) -> None:
         self.put(item)
+
+
+@functools.lru_cache(maxsize=64)
+def _relpath(path: str) -> str:
+    """os.path.relpath, once a file: a host's working directory never changes, and
+    an applier's put asks at every message."""
+    return os.path.relpath(path)
 
 
 def rebound(module: str, make: str) -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -194,11 +193,9 @@ class _Host:
         self._endnames: frozenset[str] = frozenset()
         self._persister: Store | None = None
         self._apply_ch: ApplyChannel | None = None
-        self._applies: queue.SimpleQueue[tuple[int, Applied, str, str] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._relay_output, name="tester-sealed-output", daemon=True),
             threading.Thread(target=self._read, name="tester-sealed-reader", daemon=True),
-            threading.Thread(target=self._forward_applies, name="tester-sealed-apply", daemon=True),
         ]
         for t in self._threads:
             t.start()
@@ -322,7 +319,6 @@ class _Host:
         return left
 
     def join(self) -> None:
-        self._applies.put(None)
         for t in self._threads:
             t.join(EXIT_SECONDS)
         self.chan.close()
@@ -381,7 +377,9 @@ class _Host:
             self._answer(token, reply, error or None)
         elif kind == "apply":
             token, fields, thread, where = expect(message, int, list, str, str)
-            self._applies.put((token, Applied.from_fields(fields), thread, where))
+            assert self._apply_ch is not None
+            applied = Applied.from_fields(fields)
+            self._apply_ch.put_later(applied, thread, where, lambda: self._taken(token))
         elif kind == "hello":
             service, handlers, self.has_inspect = expect(message, str, dict, bool)
             self._runtime.hello(service, _handlers(handlers))
@@ -447,16 +445,12 @@ class _Host:
 
         self._runtime.net_of(self).call_later(endname, svc_meth, args, called)
 
-    def _forward_applies(self) -> None:
-        """Hand each applied message to the tester's applier; then tell the host."""
-        while (item := self._applies.get()) is not None:
-            token, applied, thread, where = item
-            assert self._apply_ch is not None
-            self._apply_ch.put_for(applied, thread, where)
-            try:
-                self.chan.send("taken", token)
-            except OSError:
-                return
+    def _taken(self, token: int) -> None:
+        """The tester's applier took the message of the host's put token: it returns."""
+        try:
+            self.chan.send("taken", token)
+        except OSError:
+            pass  # the host is gone
 
     def _relay_output(self) -> None:
         """The host's prints, DPrintf's and labgob's lines, into the test's stderr."""
