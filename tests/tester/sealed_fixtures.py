@@ -49,6 +49,24 @@ class ExitsInMake(Raft):
         os._exit(0)
 
 
+class SlowMake(Raft):
+    """Server 0's Make takes SECONDS (its host starting under load, say) to return."""
+
+    SECONDS = 2.0
+
+    def __init__(self, *args: Any) -> None:
+        if args[1] == 0:
+            time.sleep(self.SECONDS)
+        super().__init__(*args)
+
+
+class EndlessMake(Raft):
+    """Its Make never returns."""
+
+    def __init__(self, *args: Any) -> None:
+        threading.Event().wait()
+
+
 class ExitsInGetState(Raft):
     """Ends its process while the tester waits for its GetState's answer."""
 
@@ -133,6 +151,8 @@ MakeTypoInHandler = _maker(TypoInHandler)
 MakeExits = _maker(Exits)
 MakeExitsInMake = _maker(ExitsInMake)
 MakeExitsInGetState = _maker(ExitsInGetState)
+MakeSlowMake = _maker(SlowMake)
+MakeEndlessMake = _maker(EndlessMake)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeForgesLogSample = _maker(ForgesLogSample)

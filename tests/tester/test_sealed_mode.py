@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 import sealed_fixtures as fx
+from harness import hangs
 from harness.config import make_config
+from harness.runtime import sealed
 from harness.runtime.sealed import HELLO_SECONDS
 from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect
 
@@ -140,6 +142,29 @@ def test_nobody_waits_for_the_hello_of_peers_that_ended_without_one() -> None:
         with make_config(3, False, make=fx.MakeExitsInMake, sealed=True) as cfg:
             assert cfg.rpc_kinds is None  # what the heartbeat counter asks first
             assert time.monotonic() - start < HELLO_SECONDS / 2
+
+
+def test_the_first_call_into_a_peer_is_timed_from_when_its_make_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In-process, start1 returns once Make has; sealed too, so a host slow to start
+    (a new interpreter importing raft under load) is no hang of GetState()."""
+    monkeypatch.setattr(hangs, "HANG_SECONDS", fx.SlowMake.SECONDS / 2)
+    with make_config(3, False, make=fx.MakeSlowMake, sealed=True) as cfg:
+        cfg.checkOneLeader()
+
+
+def test_a_make_that_never_returns_fails_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sealed, "HELLO_SECONDS", 1.0)
+    start = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        with make_config(1, False, make=fx.MakeEndlessMake, sealed=True):
+            pass
+    assert str(failure.value).startswith(
+        "server 0's Make() has not returned after 1 s (its host imports raft, then calls "
+        "Make): Make() must return quickly"
+    ), failure.value
+    assert time.monotonic() - start < 10
 
 
 def test_race_mode_runs_in_the_peers_and_reports_as_in_process() -> None:

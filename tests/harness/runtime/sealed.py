@@ -41,7 +41,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +60,7 @@ from labrpc.service import LabrpcError
 __all__ = ["Applied", "Sealed", "Store"]
 
 SPARES = 2  # hosts started ahead, warm
-HELLO_SECONDS = 20.0  # for a host to import the student's module and run Make
+HELLO_SECONDS = 20.0  # for a host to import the student's module and return from Make
 ASK_SECONDS = 2.0  # for a host's stacks or causes, when a report needs them
 EXIT_SECONDS = 2.0  # for a host to exit once told to
 
@@ -187,7 +186,7 @@ class _Host:
         self._pushed = _LogCopy()  # the reader's alone: the log those samples rebuild
         self.killed = False  # the tester killed it: its exit is no failure
         self.ended: AssertionError | None = None  # guarded by _mu: why it ended on its own
-        self.hello = threading.Event()
+        self.hello = threading.Event()  # Make has returned, or the host has ended
         self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
         self.samples_logs = runtime.log_every > 0  # its LogSampler runs (if has_inspect)
         self._endnames: frozenset[str] = frozenset()
@@ -540,9 +539,7 @@ class _RemoteRaft(SelfSampling):
     @property
     def inspect(self) -> Callable[..., Any] | None:
         """The Raft's inspect(), if it has one (it is optional), as Peer.inspect calls it.
-        Its host says so in its hello, which this waits for, as in-process a Raft
-        has its methods as soon as Make() returns."""
-        self._host.hello.wait(HELLO_SECONDS)
+        Its host said so in its hello, which make_peer waited for."""
         return self._inspect if self._host.has_inspect else None
 
     def _inspect(self, with_log: bool = True) -> Any:
@@ -561,7 +558,6 @@ class _RemoteRaft(SelfSampling):
 
     def inspections(self) -> list[tuple[float, Any]] | None:
         """What the host's LogSampler took since the last call (SelfSampling)."""
-        self._host.hello.wait(HELLO_SECONDS)
         if not (self._host.has_inspect and self._host.samples_logs):
             return None
         taken = self._host.take_inspections()
@@ -712,14 +708,8 @@ class Sealed:
 
     @property
     def rpc_kinds(self) -> RpcKinds | None:
-        """Known from the first host's hello: waits for the peers made until one has
-        said it or every one has ended without it."""
-        deadline = time.monotonic() + HELLO_SECONDS
-        for host in self.live():
-            host.hello.wait(max(0.0, deadline - time.monotonic()))  # set if it ends too
-            with self._mu:
-                if self._rpc_kinds is not None:
-                    break
+        """Known from the first host's hello (make_peer waits for each peer's); None
+        while every peer made has ended without one."""
         with self._mu:
             return self._rpc_kinds
 
@@ -749,6 +739,17 @@ class Sealed:
             self._hosts[i] = host
         host.attach(i, endnames, persister, apply_ch, _epoch())
         self._top_up()
+        # In-process, start1 returns once Make has: so here, and the tester's first
+        # calls into the peer are timed from then, not from before its host had
+        # imported the student's module (seconds, for a new interpreter under load).
+        if not host.hello.wait(HELLO_SECONDS):
+            self.fail(AssertionError(
+                f"server {i}'s Make() has not returned after {HELLO_SECONDS:.0f} s (its "
+                "host imports raft, then calls Make): Make() must return quickly, so it "
+                "should start threads for any long-running work; sealed mode killed its "
+                "process"
+            ))  # fmt: skip
+            host.kill()  # then answered as a crashed peer: no later call waits on it
         return _RemoteRaft(host), _RemoteServer(host)
 
     def crash(self, i: int, peer: Peer) -> None:
