@@ -100,9 +100,7 @@ class ApplyChannel(queue.Queue[Any]):
         with self.mutex:
             closed = self._closed
             if not closed:
-                self.queue.append(send)
-                self.unfinished_tasks += 1
-                self.not_empty.notify()
+                self._enqueue(send)
                 watch = self._busy is not None and self._start_watch()
         if closed:
             then()
@@ -119,9 +117,7 @@ class ApplyChannel(queue.Queue[Any]):
                 return
             if not block and self._receivers == 0:
                 raise queue.Full
-            self.queue.append(send)
-            self.unfinished_tasks += 1
-            self.not_empty.notify()
+            self._enqueue(send)
             if not block:
                 return
             started = time.monotonic()
@@ -139,8 +135,19 @@ class ApplyChannel(queue.Queue[Any]):
                 wait = _POLL if end is None else min(_POLL, end - now)
                 self._taken.wait(wait)
         if report is not None:
-            _call_each(dropped)
-            self._fail(AssertionError(report))
+            self._deadlocked(report, dropped)
+
+    def _enqueue(self, send: _Send) -> None:
+        """Hand send to the receiver.  Called with mutex held."""
+        self.queue.append(send)
+        self.unfinished_tasks += 1
+        self.not_empty.notify()
+
+    def _deadlocked(self, report: str, dropped: list[Callable[[], None]]) -> None:
+        """Once the channel is closed for a deadlock: the then() of each put_later
+        dropped, then the test's failure.  Called without mutex."""
+        _call_each(dropped)
+        self._fail(AssertionError(report))
 
     def _start_watch(self) -> bool:
         """Whether the caller is to start _watch's thread: none runs yet.  Called with
@@ -170,8 +177,7 @@ class ApplyChannel(queue.Queue[Any]):
                 self._taken.wait(_POLL)
             self._watching = False
         if report is not None:
-            _call_each(dropped)
-            self._fail(AssertionError(report))
+            self._deadlocked(report, dropped)
 
     def _deadlock(self, started: float, now: float, thread: str, where: str) -> str | None:
         """The report, once, if this put and the receiver's call have waited on each
