@@ -67,6 +67,16 @@ class EndlessMake(Raft):
         threading.Event().wait()
 
 
+class CallsInMake(Raft):
+    """Its Make sends a RequestVote and waits for the answer, as a Go Make may: False,
+    after up to 7 s (labrpc's long delay), since no end is connected yet."""
+
+    def __init__(self, *args: Any) -> None:
+        peers, me = args[0], args[1]
+        peers[me].Call("Raft.RequestVote", RequestVoteArgs(), RequestVoteReply())
+        super().__init__(*args)
+
+
 class ExitsInGetState(Raft):
     """Ends its process while the tester waits for its GetState's answer."""
 
@@ -153,6 +163,7 @@ MakeExitsInMake = _maker(ExitsInMake)
 MakeExitsInGetState = _maker(ExitsInGetState)
 MakeSlowMake = _maker(SlowMake)
 MakeEndlessMake = _maker(EndlessMake)
+MakeCallsInMake = _maker(CallsInMake)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeForgesLogSample = _maker(ForgesLogSample)

@@ -167,6 +167,16 @@ def test_a_make_that_never_returns_fails_saying_so(monkeypatch: pytest.MonkeyPat
     assert time.monotonic() - start < 10
 
 
+def test_a_make_may_wait_for_its_own_calls_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host reads its channel while Make runs (peerhost/readers.py), so a Call
+    made in Make gets its answer."""
+    monkeypatch.setattr(sealed, "HELLO_SECONDS", 10.0)
+    with make_config(1, False, make=fx.MakeCallsInMake, sealed=True) as cfg:
+        assert cfg.rafts[0] is not None
+        term, _ = cfg.rafts[0].GetState()  # its Make has returned, and it answers
+        assert term >= 0
+
+
 def test_race_mode_runs_in_the_peers_and_reports_as_in_process() -> None:
     with pytest.raises(AssertionError) as failure:
         with make_config(3, False, race=True, make=fx.MakeUnlockedGetState, sealed=True) as cfg:

@@ -13,8 +13,9 @@ forward to the tester:
   * an applyCh whose put waits until the tester has taken the message (Go's
     unbuffered channel).
 
-Requests from the tester (RPCs, GetState/Start/Snapshot/Kill/inspect, stacks)
-run on threads of their own; the reader thread only hands them out.
+Requests from the tester (Make, RPCs, GetState/Start/Snapshot/Kill/inspect,
+stacks) run on workers, handler threads as in-process; who reads the channel
+is readers.py's.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from harness import race as racecheck
 from harness.causes import Causes
 from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
+from harness.peerhost.readers import WORKER, Job, Readers
 from harness.rpckinds import describe_handlers
 from harness.runtime.wire import Channel
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
-from labrpc.pool import HandlerPool
 from labrpc.service import LabrpcError, register_handler_types
 
 SAMPLER = "tester-timeline"  # the thread that samples the Raft for the timeline
@@ -46,24 +47,10 @@ QUIET_SECONDS = 0.1  # the longest the timeline's sampler waits for a stir
 LOG_SLACK = 1.5  # the safety checks' log sample waits up to this many intervals for a stir
 
 
-class _Waiting:
-    """A request of the host's own, waiting for the tester's answer."""
-
-    __slots__ = ("done", "answer")
-
-    def __init__(self) -> None:
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.answer: tuple[Any, ...] = ()
-
-
 class Host:
     def __init__(self, chan: Channel, module: str, make: str, race: bool) -> None:
         self.chan = chan
-        self._mu = threading.Lock()
-        self._waiting: dict[int, _Waiting] = {}  # guarded by _mu
-        self._next = 0  # guarded by _mu
-        self._pool = HandlerPool()
+        self.readers = Readers(chan, frozenset(("called", "taken")), self._request)
         self._make = getattr(importlib.import_module(module), make)
         cls = getattr(self._make, "raft_class", None) or getattr(
             sys.modules[self._make.__module__], "Raft", None
@@ -89,23 +76,13 @@ class Host:
     # -- requests of the host's own ------------------------------------------------
 
     def ask(self, kind: str, *args: Any) -> tuple[Any, ...]:
-        """Send (kind, id, *args) and wait for the tester's answer to id."""
-        waiting = _Waiting()
-        with self._mu:
-            self._next += 1
-            token = self._next
-            self._waiting[token] = waiting
-        self.chan.send(kind, token, *args)
-        self.stir()
-        waiting.done.acquire()
-        return waiting.answer
+        """Send (kind, token, *args) and wait for the tester's answer to token."""
 
-    def _answered(self, token: int, answer: tuple[Any, ...]) -> None:
-        with self._mu:
-            waiting = self._waiting.pop(token, None)
-        if waiting is not None:
-            waiting.answer = answer
-            waiting.done.release()
+        def send(token: int) -> None:
+            self.chan.send(kind, token, *args)
+            self.stir()
+
+        return self.readers.ask(send)
 
     def _thread_error(self, failure: ThreadFailure) -> None:
         r = failure.report
@@ -114,22 +91,19 @@ class Host:
     # -- serving -------------------------------------------------------------------
 
     def serve(self) -> None:
-        while True:
-            try:
-                message = self.chan.receive()
-            except EOFError:
-                os._exit(0)  # the tester is gone
-            kind = message[0]
-            if kind in ("called", "taken"):
-                self._answered(message[1], message[2:])
-            elif kind == "make":
-                self._make_peer(*message[1:])
-            elif kind == "rpc":
-                self._pool.submit(lambda m=message: self._rpc(*m[1:]))
-            elif kind == "finish":
-                self._finish(message[1], message[2])
-            else:
-                self._pool.submit(lambda m=message: self._invoke(*m))
+        self.readers.serve()
+
+    def _request(self, message: tuple[Any, ...]) -> Job | None:
+        """A message from the tester that is no answer: the job that serves it, if any."""
+        kind = message[0]
+        if kind == "finish":  # answered from the reading thread, which then exits
+            self._finish(message[1], message[2])
+            return None
+        if kind == "make":  # on a worker: a Make may wait for its own Call's reply
+            return lambda: self._make_peer(*message[1:])
+        if kind == "rpc":
+            return lambda: self._rpc(*message[1:])
+        return lambda: self._invoke(*message)
 
     def _make_peer(
         self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float,
@@ -276,7 +250,7 @@ class Host:
             left = [
                 t for t in threading.enumerate()
                 if t not in self._baseline and t is not me and t.is_alive()
-                and not t.name.startswith("labrpc-handler-") and t.name != SAMPLER
+                and not t.name.startswith(WORKER) and t.name != SAMPLER
             ]  # fmt: skip
             if not left or time.monotonic() >= deadline:
                 break
