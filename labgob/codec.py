@@ -27,6 +27,7 @@ LIST, TUPLE, DICT, SET, FROZENSET, OBJECT = range(9, 15)
 assert OBJECT == OBJECT_TAG
 
 MAX_DEPTH = 200
+PLAIN = "None, bool, int, float, str, bytes, list, tuple and dict"  # decode(plain=True)
 
 _u32 = struct.Struct("<I")
 _i64 = struct.Struct("<q")
@@ -151,9 +152,13 @@ class Decoder:
     """Reads values back, one at a time, from bytes or a readable stream."""
 
     def __init__(
-        self, source: bytes | bytearray | memoryview | IO[bytes], foreign: bool = False
+        self,
+        source: bytes | bytearray | memoryview | IO[bytes],
+        foreign: bool = False,
+        plain: bool = False,
     ) -> None:
         self._foreign = foreign  # an unregistered class reads as a Foreign, not an error
+        self._plain = plain  # only the builtins PLAIN names are read; any other is an error
         self._source: IO[bytes] | None = None
         self._buf = b""
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -221,6 +226,8 @@ class Decoder:
         if tag == BYTES:
             return self._raw()
         if tag == BYTEARRAY:
+            if self._plain:
+                self._not_plain("bytearray")
             return bytearray(self._raw())
         if tag == BIGINT:
             return int.from_bytes(self._raw(), "little", signed=True)
@@ -229,6 +236,8 @@ class Decoder:
         if tag == LIST:
             return [self._value(depth + 1) for _ in range(self._length())]
         if tag in _CONTAINERS:
+            if self._plain and tag != TUPLE:
+                self._not_plain("set" if tag == SET else "frozenset")
             return _CONTAINERS[tag](self._value(depth + 1) for _ in range(self._length()))
         if tag == DICT:
             result = {}
@@ -238,10 +247,15 @@ class Decoder:
             return result
         raise DecodeError(f"labgob: corrupt data: unknown tag {tag} at byte {pos}")
 
+    def _not_plain(self, what: str) -> None:
+        raise DecodeError(f"labgob: the data holds a {what}, where only {PLAIN} are read")
+
     def _object(self, depth: int) -> Any:
         if depth >= MAX_DEPTH:
             raise DecodeError(f"labgob: corrupt data: nested more than {MAX_DEPTH} deep")
         raw_name = self._raw()
+        if self._plain:
+            self._not_plain(raw_name.decode("utf-8", "replace"))
         info = info_for_raw_name(raw_name)
         if info is None and self._foreign:
             name = raw_name.decode("utf-8", "replace")
@@ -282,11 +296,13 @@ _CONTAINERS: dict[int, Callable[[Iterator[Any]], Any]] = {
 }
 
 
-def decode(data: bytes | bytearray | memoryview, foreign: bool = False) -> Any:
+def decode(data: bytes | bytearray | memoryview, foreign: bool = False, plain: bool = False) -> Any:
     """The one value in data; trailing bytes are an error. foreign=True reads an
     object of a class this process has not registered as a Foreign (a tester
-    reading a peer's messages without the peer's classes)."""
-    d = Decoder(data, foreign)
+    reading a peer's messages without the peer's classes); plain=True reads
+    only PLAIN values, and no object of any class, registered or not (a tester
+    reading what a process it does not trust sent)."""
+    d = Decoder(data, foreign, plain)
     if not d._buf:
         raise DecodeError("labgob: no data to decode")
     value = d._decode_one()

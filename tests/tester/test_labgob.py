@@ -8,6 +8,7 @@ import os
 import pickle
 import posix
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -501,3 +502,17 @@ def test_foreign_reads_a_class_this_process_has_not_registered() -> None:
     assert value.fields["Term"] == 3
     inner = value.fields["Entries"][0]
     assert isinstance(inner, labgob.Foreign) and inner.fields == {"Term": 2, "Entries": ["x"]}
+
+
+def test_plain_decoding_reads_builtins_and_refuses_any_class() -> None:
+    """decode(plain=True): what sealed mode's tester reads from a peer's process."""
+    value = (None, True, 7, 2**70, 1.5, "s", b"b", [1, (2, 3)], {"k": [b""]})
+    assert labgob.decode(labgob.encode(value), plain=True) == value
+    for other, what in [
+        (Canary(X=1), CANARY_NAME),
+        (bytearray(b"x"), "bytearray"),
+        ({1}, "set"),
+        (frozenset({1}), "frozenset"),
+    ]:
+        with pytest.raises(labgob.DecodeError, match=f"holds a {re.escape(what)}, where only"):
+            labgob.decode(labgob.encode([1, other]), plain=True)

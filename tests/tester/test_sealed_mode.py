@@ -212,7 +212,8 @@ def _frame(data: bytes) -> bytes:
     [
         (b"\0" + labgob.encode(["call", 1]), r"not a \(kind, \.\.\.\) tuple"),
         (b"\0" + labgob.encode((1, 2)), r"not a \(kind, \.\.\.\) tuple"),
-        (b"\0" + labgob.encode(("hello", {1: {2: {3: {4: {5: {6: {7: {8: {9: {}}}}}}}}}})), "deep"),
+        (b"\0" + b"\x09\x01\0\0\0" * 250 + b"\0", "nested more than 200 deep"),  # [[[...None]]]
+        (b"\0" + labgob.encode(("hello", {1, 2})), "holds a set"),
         (b"\0\xff\xff", "cannot decode"),
         (b"", "an empty message"),
         (b"\xff", "unknown kind byte 255"),
@@ -232,7 +233,7 @@ def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> Non
 def test_the_channel_refuses_an_object_of_a_registered_class() -> None:
     chan, theirs = _pair()
     theirs.sendall(_frame(b"\0" + labgob.encode(("hello", fx.RequestVoteArgs()))))
-    with pytest.raises(WireError, match="holding a RequestVoteArgs"):
+    with pytest.raises(WireError, match="holds a fixture_raft.RequestVoteArgs, where only None"):
         chan.receive()
 
 
