@@ -77,6 +77,18 @@ class CallsInMake(Raft):
         super().__init__(*args)
 
 
+class LeavesACaller(Raft):
+    """After Kill(), a thread of its own goes on sending RPCs."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        threading.Thread(target=self._call_forever, name="leaky-caller", daemon=True).start()
+
+    def _call_forever(self) -> None:
+        while True:
+            self.peers[self.me].Call("Raft.RequestVote", RequestVoteArgs(), RequestVoteReply())
+
+
 class ExitsInGetState(Raft):
     """Ends its process while the tester waits for its GetState's answer."""
 
@@ -164,6 +176,7 @@ MakeExitsInGetState = _maker(ExitsInGetState)
 MakeSlowMake = _maker(SlowMake)
 MakeEndlessMake = _maker(EndlessMake)
 MakeCallsInMake = _maker(CallsInMake)
+MakeLeavesACaller = _maker(LeavesACaller)
 MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeForgesLogSample = _maker(ForgesLogSample)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import sealed_fixtures as fx
-from harness import hangs
+from harness import hangs, leftovers
 from harness.config import make_config
 from harness.runtime import sealed
 from harness.runtime.sealed import HELLO_SECONDS
@@ -175,6 +175,16 @@ def test_a_make_may_wait_for_its_own_calls_reply(monkeypatch: pytest.MonkeyPatch
         assert cfg.rafts[0] is not None
         term, _ = cfg.rafts[0].GetState()  # its Make has returned, and it answers
         assert term >= 0
+
+
+def test_a_thread_left_calling_after_kill_is_reported() -> None:
+    """It is listed, and its host, exiting with the answers to its Calls in flight
+    (a reset channel), fails nothing else."""
+    leftovers.take()
+    with make_config(1, False, make=fx.MakeLeavesACaller, sealed=True):
+        time.sleep(0.2)  # a while of calls, whose answers then cross the host's exit
+    left = leftovers.take()
+    assert [t.name for t in left] == ["leaky-caller"], left
 
 
 def test_race_mode_runs_in_the_peers_and_reports_as_in_process() -> None:

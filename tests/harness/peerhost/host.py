@@ -93,12 +93,11 @@ class Host:
     def serve(self) -> None:
         self.readers.serve()
 
-    def _request(self, message: tuple[Any, ...]) -> Job | None:
-        """A message from the tester that is no answer: the job that serves it, if any."""
+    def _request(self, message: tuple[Any, ...]) -> Job:
+        """The job that serves a message from the tester that is no answer."""
         kind = message[0]
-        if kind == "finish":  # answered from the reading thread, which then exits
-            self._finish(message[1], message[2])
-            return None
+        if kind == "finish":  # on a worker: the reading thread may be a leaked one to list
+            return lambda: self._finish(message[1], message[2])
         if kind == "make":  # on a worker: a Make may wait for its own Call's reply
             return lambda: self._make_peer(*message[1:])
         if kind == "rpc":

@@ -46,16 +46,15 @@ class _Seat:
 
 
 class Readers:
-    """The threads that read chan. on_message(message) handles a message that is not
-    an answer: it returns the job that serves a request, or None once handled.
-    answers names the kinds of message that answer a request of the host's own,
-    their first item the token ask() sent."""
+    """The threads that read chan. answers names the kinds of message that answer a
+    request of the host's own (ask()), their first item its token; for any other
+    message, on_message(message) gives the job that serves it, run on a worker."""
 
     def __init__(
         self,
         chan: Channel,
         answers: frozenset[str],
-        on_message: Callable[[tuple[Any, ...]], Job | None],
+        on_message: Callable[[tuple[Any, ...]], Job],
     ) -> None:
         self._chan = chan
         self._answers = answers
@@ -132,8 +131,6 @@ class Readers:
                 waiter.wake.release()
                 continue
             job = self._on_message(message)
-            if job is None:
-                continue
             if seat is None:
                 with self._mu:
                     self._hand_on()

@@ -184,7 +184,7 @@ class _Host:
         # The safety checks' samples (at, answer), not yet taken; guarded by _mu.
         self._inspections: list[tuple[float, Any]] = []
         self._pushed = _LogCopy()  # the reader's alone: the log those samples rebuild
-        self.killed = False  # the tester killed it: its exit is no failure
+        self.killed = False  # the tester killed it, or told it to exit: its end is no failure
         self.ended: AssertionError | None = None  # guarded by _mu: why it ended on its own
         self.hello = threading.Event()  # Make has returned, or the host has ended
         self.has_inspect = False  # the Raft has the optional inspect(); told in its hello
@@ -300,6 +300,9 @@ class _Host:
         """Ask a Kill()ed host for the threads that do not end within grace, and let
         it exit; kill it if it does not."""
         left: list[leftovers.Leftover] = []
+        # Its end is no failure from now: it exits once it has answered, and the answers
+        # to Calls still in flight then meet a closed socket, which resets the channel.
+        self.killed = True
         try:
             found = self.request("finish", grace, timeout=grace + ASK_SECONDS)
             left = [
@@ -310,7 +313,6 @@ class _Host:
             ]  # fmt: skip
         except PeerGone:
             pass
-        self.killed = True
         try:
             self.proc.wait(EXIT_SECONDS)
         except subprocess.TimeoutExpired:
