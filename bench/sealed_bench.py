@@ -180,10 +180,17 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
         rpcs = {m: statistics.median(r.rpcs for r in rs) for m, rs in runs_of.items()}
         peak = max(r.peak for r in runs_of[True])
         failed = sum(not r.passed for rs in runs_of.values() for r in rs)
+        # The churn tests' workload varies several-fold from run to run (how long the
+        # cluster has a leader), and CPU with it: per RPC is the steadier figure.
+        per_rpc = {
+            m: statistics.median(r.cpu / max(1, r.rpcs) for r in rs) for m, rs in runs_of.items()
+        }
         print(
             f"{part}: wall {walls[True]:5.1f} s sealed / {walls[False]:5.1f} s in-process = "
             f"{walls[True] / walls[False]:.2f}; CPU {cpus[True]:5.1f} s / {cpus[False]:5.1f} s = "
-            f"{cpus[True] / cpus[False]:.2f}; RPCs {rpcs[True]:.0f} / {rpcs[False]:.0f}; "
+            f"{cpus[True] / cpus[False]:.2f}, per RPC {per_rpc[True] * 1e3:.2f} ms / "
+            f"{per_rpc[False] * 1e3:.2f} ms = {per_rpc[True] / per_rpc[False]:.2f}; "
+            f"RPCs {rpcs[True]:.0f} / {rpcs[False]:.0f}; "
             f"peak processes sealed {peak}; medians of {len(runs_of[True])} runs each, by "
             f"turns; failed runs {failed}"
         )
