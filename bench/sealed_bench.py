@@ -159,6 +159,39 @@ def _descendants_of(pid: int) -> list[int]:
     return found
 
 
+def agreements(sealed: bool, n: int) -> PartRun:
+    """n agreements of the reference Raft on 5 peers (cfg.one, reliable network), in a
+    child process: a fixed workload, where a lab test's churn clients do as much as
+    the cluster lets them, so that CPU compares like with like."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.sealed_bench", "agree", "1" if sealed else "0", str(n)],
+        capture_output=True,
+    )  # fmt: skip
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if child.returncode != 0:
+        sys.stderr.write(child.stderr.decode("utf-8", "replace"))
+    return PartRun(wall, cpu, 0, child.returncode == 0, 0)
+
+
+def _agree(sealed: bool, n: int) -> None:
+    """The child of agreements(): pinned to one CPU, as a test process is."""
+    from labrpc.cpu import pin_to_one_cpu
+
+    pin_to_one_cpu()
+    with make_config(5, False, sealed=sealed) as cfg:
+        cfg.begin(f"bench: {n} agreements")
+        for i in range(n):
+            cfg.one(1000 + i, 5, True)
+        cfg.end()
+
+
 def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None:
     import statistics
 
@@ -169,6 +202,21 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
         f"{statistics.median(inproc):5.1f} us in-process (median of {runs} runs of {calls} "
         f"peer-to-peer Calls each, by turns; sealed "
         f"{', '.join(f'{x:.0f}' for x in sealed)})"
+    )
+    n = 100 if quick else 300
+    fixed: dict[bool, list[PartRun]] = {False: [], True: []}
+    for _ in range(runs):
+        for mode in (False, True):
+            fixed[mode].append(agreements(mode, n))
+    f_cpu = {m: statistics.median(r.cpu for r in rs) for m, rs in fixed.items()}
+    f_wall = {m: statistics.median(r.wall for r in rs) for m, rs in fixed.items()}
+    print(
+        f"sealed fixed workload ({n} agreements on 5 peers, reliable): CPU "
+        f"{f_cpu[True]:4.2f} s sealed / {f_cpu[False]:4.2f} s in-process = "
+        f"{f_cpu[True] / f_cpu[False]:.2f} ({f_cpu[True] / n * 1e3:.1f} / "
+        f"{f_cpu[False] / n * 1e3:.1f} ms an agreement, start and stop included); wall "
+        f"{f_wall[True]:4.1f} s / {f_wall[False]:4.1f} s; medians of {runs} runs each, by "
+        f"turns; failed runs {sum(not r.passed for rs in fixed.values() for r in rs)}"
     )
     for part in parts if parts is not None else ([] if quick else list(PARTS)):
         runs_of: dict[bool, list[PartRun]] = {False: [], True: []}
@@ -194,3 +242,9 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
             f"peak processes sealed {peak}; medians of {len(runs_of[True])} runs each, by "
             f"turns; failed runs {failed}"
         )
+
+
+if __name__ == "__main__":  # agreements()'s child: python -m bench.sealed_bench agree 0|1 N
+    if sys.argv[1:2] != ["agree"] or len(sys.argv) != 4:
+        sys.exit("usage: python -m bench.sealed_bench agree 0|1 N (the child of agreements())")
+    _agree(sys.argv[2] == "1", int(sys.argv[3]))
