@@ -159,37 +159,72 @@ def _descendants_of(pid: int) -> list[int]:
     return found
 
 
-def agreements(sealed: bool, n: int) -> PartRun:
-    """n agreements of the reference Raft on 5 peers (cfg.one, reliable network), in a
-    child process: a fixed workload, where a lab test's churn clients do as much as
-    the cluster lets them, so that CPU compares like with like."""
-    import resource
+WORKLOADS = {
+    "agree": "agreements on 5 peers, reliable",
+    "restart": "crashes of a follower on 5 peers, each restarted and caught up by an agreement",
+}
+
+
+def workload(kind: str, sealed: bool, n: int) -> PartRun:
+    """A fixed workload of the reference Raft (WORKLOADS), in a child process: a lab
+    test's churn clients do as much as the cluster lets them, so that CPU there
+    does not compare like with like. The child counts the CPU of the work alone,
+    its own and its peer hosts', not that of starting Python and the cluster."""
     import subprocess
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
     child = subprocess.run(
-        [sys.executable, "-m", "bench.sealed_bench", "agree", "1" if sealed else "0", str(n)],
+        [sys.executable, "-m", "bench.sealed_bench", kind, "1" if sealed else "0", str(n)],
         capture_output=True,
     )  # fmt: skip
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if child.returncode != 0:
         sys.stderr.write(child.stderr.decode("utf-8", "replace"))
-    return PartRun(wall, cpu, 0, child.returncode == 0, 0)
+        return PartRun(0.0, 0.0, 0, False, 0)
+    wall, cpu = (float(x) for x in child.stdout.split()[-2:])
+    return PartRun(wall, cpu, 0, True, 0)
 
 
-def _agree(sealed: bool, n: int) -> None:
-    """The child of agreements(): pinned to one CPU, as a test process is."""
+def _cpu_so_far() -> float:
+    """User + system seconds of this process and every process under it, ended or
+    not: a peer host, reaped by the zygote, is in the zygote's children's time."""
+    import os
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in _descendants_of(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # ended just now: lost, a few ms at most
+        total += sum(int(x) for x in fields[11:15]) / ticks  # utime stime cutime cstime
+    return total
+
+
+def _run_workload(kind: str, sealed: bool, n: int) -> None:
+    """The child of workload(): pinned to one CPU, as a test process is; prints the
+    wall and CPU seconds of the work."""
     from labrpc.cpu import pin_to_one_cpu
 
     pin_to_one_cpu()
     with make_config(5, False, sealed=sealed) as cfg:
-        cfg.begin(f"bench: {n} agreements")
+        cfg.begin(f"bench: {n} {WORKLOADS[kind]}")
+        cfg.one(1, 5, True)  # every host started
+        leader = cfg.checkOneLeader()  # and it stays leader: a follower's crash moves no term
+        start, cpu = time.monotonic(), _cpu_so_far()
         for i in range(n):
+            if kind == "restart":
+                follower = (leader + 1 + i % 4) % 5
+                cfg.crash1(follower)
+                cfg.start1(follower, cfg.applier)
+                cfg.connect(follower)
             cfg.one(1000 + i, 5, True)
+        cpu, wall = _cpu_so_far() - cpu, time.monotonic() - start
         cfg.end()
+    print(f"{wall:.3f} {cpu:.3f}")
 
 
 def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None:
@@ -203,21 +238,21 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
         f"peer-to-peer Calls each, by turns; sealed "
         f"{', '.join(f'{x:.0f}' for x in sealed)})"
     )
-    n = 100 if quick else 300
-    fixed: dict[bool, list[PartRun]] = {False: [], True: []}
-    for _ in range(runs):
-        for mode in (False, True):
-            fixed[mode].append(agreements(mode, n))
-    f_cpu = {m: statistics.median(r.cpu for r in rs) for m, rs in fixed.items()}
-    f_wall = {m: statistics.median(r.wall for r in rs) for m, rs in fixed.items()}
-    print(
-        f"sealed fixed workload ({n} agreements on 5 peers, reliable): CPU "
-        f"{f_cpu[True]:4.2f} s sealed / {f_cpu[False]:4.2f} s in-process = "
-        f"{f_cpu[True] / f_cpu[False]:.2f} ({f_cpu[True] / n * 1e3:.1f} / "
-        f"{f_cpu[False] / n * 1e3:.1f} ms an agreement, start and stop included); wall "
-        f"{f_wall[True]:4.1f} s / {f_wall[False]:4.1f} s; medians of {runs} runs each, by "
-        f"turns; failed runs {sum(not r.passed for rs in fixed.values() for r in rs)}"
-    )
+    for kind, n in (("agree", 100 if quick else 300), ("restart", 20 if quick else 60)):
+        fixed: dict[bool, list[PartRun]] = {False: [], True: []}
+        for _ in range(runs):
+            for mode in (False, True):
+                fixed[mode].append(workload(kind, mode, n))
+        f_cpu = {m: statistics.median(r.cpu for r in rs) for m, rs in fixed.items()}
+        f_wall = {m: statistics.median(r.wall for r in rs) for m, rs in fixed.items()}
+        failed = sum(not r.passed for rs in fixed.values() for r in rs)
+        print(
+            f"sealed fixed workload, {n} {WORKLOADS[kind]}: CPU {f_cpu[True]:4.2f} s sealed / "
+            f"{f_cpu[False]:4.2f} s in-process = {f_cpu[True] / f_cpu[False]:.2f} "
+            f"({f_cpu[True] / n * 1e3:.1f} / {f_cpu[False] / n * 1e3:.1f} ms each); wall "
+            f"{f_wall[True]:4.1f} s / {f_wall[False]:4.1f} s; the work alone, medians of {runs} "
+            f"runs each, by turns; failed runs {failed}"
+        )
     for part in parts if parts is not None else ([] if quick else list(PARTS)):
         runs_of: dict[bool, list[PartRun]] = {False: [], True: []}
         for _ in range(rounds or (1 if quick else 3)):
@@ -244,7 +279,8 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
         )
 
 
-if __name__ == "__main__":  # agreements()'s child: python -m bench.sealed_bench agree 0|1 N
-    if sys.argv[1:2] != ["agree"] or len(sys.argv) != 4:
-        sys.exit("usage: python -m bench.sealed_bench agree 0|1 N (the child of agreements())")
-    _agree(sys.argv[2] == "1", int(sys.argv[3]))
+if __name__ == "__main__":  # workload()'s child: python -m bench.sealed_bench KIND 0|1 N
+    if len(sys.argv) != 4 or sys.argv[1] not in WORKLOADS:
+        kinds = "|".join(WORKLOADS)
+        sys.exit(f"usage: python -m bench.sealed_bench {kinds} 0|1 N (workload()'s child)")
+    _run_workload(sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]))
