@@ -65,7 +65,7 @@ import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
@@ -126,11 +126,16 @@ def _capture(frame: FrameType | None, depth: int = _RECORD_DEPTH) -> Stack:
 
 
 # Folders whose frames say nothing about the code under test: the standard library
-# (threading's bootstrap) and installed packages (pytest's and pluggy's dozen frames
-# under every test). _hidden() also hides this module (the wrapped __init__).
-_HIDDEN_DIRS = tuple(
-    os.path.realpath(sysconfig.get_paths()[key]) + os.sep
-    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+# (threading's bootstrap), installed packages (pytest's and pluggy's dozen frames
+# under every test), and a sealed host's own (harness/peerhost, where in-process the
+# tester's calling frames would be). _hidden() also hides this module (the wrapped
+# __init__).
+_HIDDEN_DIRS = (
+    *(
+        os.path.realpath(sysconfig.get_paths()[key]) + os.sep
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    ),
+    os.path.join(os.path.dirname(os.path.realpath(__file__)), "peerhost") + os.sep,
 )
 
 
@@ -238,6 +243,37 @@ def _clock_of(thread: threading.Thread) -> _Clock:
     if clock is None:
         clock = thread.__dict__[_CLOCK] = _Clock({})
     return clock
+
+
+# A sealed host runs each lab call of a tester thread (Make, Start, GetState, ...) on a
+# worker of its own; in-process it runs on that tester thread. The clocks the workers
+# borrow for those calls, by the tester thread they stand for.
+_borrowed: dict[Hashable, _Clock] = {}
+
+
+class acting_for:
+    """Within it, the calling thread is ordered as the thread key names, of another
+    process: its accesses, and the threads it starts, are that thread's (its clock).
+    That thread makes one call at a time, so one thread at a time borrows its clock."""
+
+    __slots__ = ("_key", "_thread", "_own")
+
+    def __init__(self, key: Hashable) -> None:
+        self._key = key
+
+    def __enter__(self) -> None:
+        thread = self._thread = threading.current_thread()
+        self._own = thread.__dict__.get(_CLOCK)
+        clock = _borrowed.get(self._key)
+        if clock is None:
+            clock = _borrowed[self._key] = _Clock({})
+        thread.__dict__[_CLOCK] = clock
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own is None:
+            self._thread.__dict__.pop(_CLOCK, None)
+        else:
+            self._thread.__dict__[_CLOCK] = self._own
 
 
 # -- the lock -----------------------------------------------------------------------
@@ -378,6 +414,7 @@ class _Access(NamedTuple):
     """One access to a field, as a report shows it and as the race rule orders it."""
 
     thread: threading.Thread
+    name: str  # the thread's name then (a sealed host's worker takes its caller's, acting_for)
     write: bool
     how: str  # _HOLDING or _NOT_HOLDING
     stack: Stack
@@ -420,7 +457,7 @@ class _PeerState:
         clock = _clock_of(thread)
         epoch = clock.epoch if self.published else 0
         how = _HOLDING if held else _NOT_HOLDING
-        rec = _Access(thread, write, how, _capture(frame), clock.id, epoch)
+        rec = _Access(thread, thread.name, write, how, _capture(frame), clock.id, epoch)
         racing = None if held or not self.published else self._unordered(name, write, clock)
         _remember(self.last, self.other, name, rec)
         if write:
@@ -710,7 +747,7 @@ class RaceChecker:
         if key in self._seen:
             return
         summary = (
-            f"DATA RACE: {kind} of rf.{name} by thread {rec.thread.name} without holding rf.mu "
+            f"DATA RACE: {kind} of rf.{name} by thread {rec.name} without holding rf.mu "
             f"({_where(full)})"
         )
         fix = (
@@ -720,10 +757,10 @@ class RaceChecker:
         )
         body = (
             f"WARNING: DATA RACE\n"
-            f"{kind.capitalize()} of rf.{name} ({st.peer()}) by thread {rec.thread.name}, "
+            f"{kind.capitalize()} of rf.{name} ({st.peer()}) by thread {rec.name}, "
             f"which does not hold rf.mu:\n{_format(full)}\n"
             f"Previous {'write' if previous.write else 'read'} of rf.{name} by thread "
-            f"{previous.thread.name} ({previous.how}):\n{_format(previous.stack)}\n"
+            f"{previous.name} ({previous.how}):\n{_format(previous.stack)}\n"
         )
         self._report(key, summary, fix, body)
 

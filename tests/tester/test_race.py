@@ -688,3 +688,48 @@ def test_a_raft_without_a_lock_in_mu_is_reported() -> None:
     assert reports and reports[0].startswith(
         "RACE MODE CANNOT CHECK Raft: no rf.mu, not a threading.Lock or RLock assigned in __init__"
     )
+
+
+def test_threads_acting_for_one_caller_are_ordered_as_that_thread() -> None:
+    """A sealed host runs each of a tester thread's calls on whichever worker is free
+    (race.acting_for): two such calls are that one thread's accesses, in order, as
+    they are in-process; a third thread's unlocked write still races with them, and
+    the report names each access's thread as it was named then."""
+
+    class Raft(StartOrdered):
+        pass
+
+    checker, reports = instrumented(Raft)
+    try:
+        Raft()
+        rf = Raft()
+        in_thread("tester-ticker", lambda: None)  # published: accesses are judged now
+
+        def as_main(fn: Callable[[], object]) -> Callable[[], None]:
+            def call() -> None:
+                me = threading.current_thread()
+                own, me.name = me.name, "MainThread"
+                try:
+                    with race.acting_for(("MainThread", 1)):
+                        fn()
+                finally:
+                    me.name = own
+
+            return call
+
+        def write() -> None:
+            rf.term = 3
+
+        in_thread("worker-1", as_main(write))  # unlocked, like a Start without mu
+        in_thread("worker-2", as_main(lambda: rf.term))  # the same caller's: ordered
+        assert reports == []
+
+        def stray() -> None:
+            rf.term = 4
+
+        in_thread("worker-3", stray)  # another thread, unlocked: a race
+    finally:
+        checker.close()
+    assert len(reports) == 1, reports
+    assert reports[0].startswith("DATA RACE: write of rf.term by thread worker-3 without")
+    assert "Previous read of rf.term by thread MainThread (not holding rf.mu)" in reports[0]

@@ -2,8 +2,8 @@
 
 The tester starts the process with one socket (its only way out) and the name
 of the Make to call. The host imports the student's module at once, so that a
-spare host is warm when the tester needs a peer, then waits for ("make", me,
-endnames, raftstate, snapshot, epoch) and calls Make with stand-ins that
+spare host is warm when the tester needs a peer, then waits for ("make", caller,
+me, endnames, raftstate, snapshot, ...) and calls Make with stand-ins that
 forward to the tester:
 
   * a ClientEnd per peer, whose Call sends ("call", ...) and waits for the
@@ -15,7 +15,9 @@ forward to the tester:
 
 Requests from the tester (Make, RPCs, GetState/Start/Snapshot/Kill/inspect,
 stacks) run on workers, handler threads as in-process; who reads the channel
-is readers.py's.
+is readers.py's. A lab call (Make, GetState, ...) runs in-process on the tester
+thread that makes it, so here it runs as that thread (its caller): under its
+name, and in race mode ordered as its accesses are, so that reports read the same.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import labrpc
@@ -35,9 +38,9 @@ from harness import race as racecheck
 from harness.causes import Causes
 from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
-from harness.peerhost.readers import WORKER, Job, Readers
+from harness.peerhost.readers import Job, Readers
 from harness.rpckinds import describe_handlers
-from harness.runtime.wire import Channel
+from harness.runtime.wire import CALLER_KINDS, Channel
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
 from labrpc.service import LabrpcError, register_handler_types
@@ -99,7 +102,7 @@ class Host:
         if kind == "finish":  # on a worker: the reading thread may be a leaked one to list
             return lambda: self._finish(message[1], message[2])
         if kind == "make":  # on a worker: a Make may wait for its own Call's reply
-            return lambda: self._make_peer(*message[1:])
+            return lambda: self._as_caller(message[1], lambda: self._make_peer(*message[2:]))
         if kind == "rpc":
             return lambda: self._rpc(*message[1:])
         return lambda: self._invoke(*message)
@@ -207,13 +210,30 @@ class Host:
 
     def _invoke(self, kind: str, token: int, *args: Any) -> None:
         try:
-            value = self._call(kind, *args)
+            if kind in CALLER_KINDS:
+                value = self._as_caller(args[0], lambda: self._call(kind, *args[1:]))
+            else:
+                value = self._call(kind, *args)
         except BaseException as e:
             self.chan.send("done", token, None, _raised(e))
             return
         self.chan.send("done", token, value, "")
         if kind in ("Start", "Snapshot"):
             self.stir()
+
+    def _as_caller(self, caller: list[Any], call: Callable[[], Any]) -> Any:
+        """call(), run as the tester's thread caller ([name, ident]) runs it in-process:
+        named as it is, and in race mode ordered as that thread's accesses are."""
+        me = threading.current_thread()
+        own = me.name
+        me.name = caller[0]
+        try:
+            if self.race is None:
+                return call()
+            with racecheck.acting_for(tuple(caller)):
+                return call()
+        finally:
+            me.name = own
 
     def _call(self, kind: str, *args: Any) -> Any:
         rf = self.rf
@@ -249,7 +269,7 @@ class Host:
             left = [
                 t for t in threading.enumerate()
                 if t not in self._baseline and t is not me and t.is_alive()
-                and not t.name.startswith(WORKER) and t.name != SAMPLER
+                and not self.readers.is_worker(t) and t.name != SAMPLER
             ]  # fmt: skip
             if not left or time.monotonic() >= deadline:
                 break

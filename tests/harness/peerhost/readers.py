@@ -9,7 +9,7 @@ turn goes first to a caller waiting for its Call's answer, which may then read
 that answer itself, with no wake-up; else to an idle worker; else to a new one.
 So some thread always reads, and a handler that blocks blocks no other.
 
-The lock rule: _mu guards _idle, _waiting and _next; a seat's fields are
+The lock rule: _mu guards _idle, _waiting, _next and _workers; a seat's fields are
 written before its wake lock is released, and read after it is taken.
 """
 
@@ -63,6 +63,7 @@ class Readers:
         self._idle: list[_Seat] = []  # workers waiting for something to do
         self._waiting: dict[int, _Seat] = {}  # callers waiting for the answer to a token
         self._next = 0
+        self._workers: set[threading.Thread] = set()  # guarded by _mu
 
     def ask(self, send: Callable[[int], None]) -> tuple[Any, ...]:
         """send(token), then wait for the answer to token: the message's items after it."""
@@ -86,7 +87,20 @@ class Readers:
             self._start(lead=True)
         threading.Event().wait()
 
+    def is_worker(self, thread: threading.Thread) -> bool:
+        """Whether thread is one of these (a worker may be running a call under its
+        caller's name)."""
+        with self._mu:
+            return thread in self._workers
+
     def _work(self, seat: _Seat) -> None:
+        try:
+            self._serve_seat(seat)
+        finally:
+            with self._mu:
+                self._workers.discard(threading.current_thread())
+
+    def _serve_seat(self, seat: _Seat) -> None:
         while True:
             if seat.job is None and not seat.lead:
                 with self._mu:
@@ -158,11 +172,14 @@ class Readers:
                 worker.job = job
                 worker.wake.release()
                 return
-        self._start(job=job)
+            self._start(job=job)
 
     def _start(self, lead: bool = False, job: Job | None = None) -> None:
+        """A new worker, given the turn to read or a job. Needs _mu held."""
         seat = _Seat()
         seat.lead, seat.job = lead, job
-        threading.Thread(
+        worker = threading.Thread(
             target=self._work, args=(seat,), name=f"{WORKER}{next(_names)}", daemon=True
-        ).start()
+        )
+        self._workers.add(worker)
+        worker.start()

@@ -212,6 +212,7 @@ class _Host:
         try:
             self.chan.send(
                 "make",
+                _caller(),
                 i,
                 endnames,
                 persister.ReadRaftState(),
@@ -460,6 +461,12 @@ class _Host:
             sys.stderr.write(line.decode("utf-8", "replace"))
 
 
+def _caller() -> list[Any]:
+    """The calling thread, as a lab call's request names it (wire.CALLER_KINDS)."""
+    me = threading.current_thread()
+    return [me.name, me.ident]
+
+
 def _is_strings(p: Any, n: int) -> bool:
     return isinstance(p, list) and len(p) == n and all(isinstance(x, str) for x in p)
 
@@ -506,7 +513,7 @@ class _RemoteRaft(SelfSampling):
 
     def _request(self, kind: str, *args: Any) -> Any:
         try:
-            return self._host.request(kind, *args)
+            return self._host.request(kind, _caller(), *args)
         except PeerGone:
             if self._host.killed:
                 return _CRASHED

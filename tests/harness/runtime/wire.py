@@ -24,7 +24,7 @@ from typing import Any
 
 import labgob
 
-__all__ = ["LAYOUTS", "MAX_BYTES", "Channel", "WireError", "expect"]
+__all__ = ["CALLER_KINDS", "LAYOUTS", "MAX_BYTES", "Channel", "WireError", "expect"]
 
 MAX_BYTES = 64 << 20  # far over any snapshot the lab makes
 _u32 = struct.Struct("<I")
@@ -41,6 +41,11 @@ LAYOUTS = {
     "taken": "T",  # the tester took an applied message: token
 }
 _CODES = {kind: code for code, kind in enumerate(LAYOUTS, start=1)}
+
+# The tester's requests that carry, after their token, the [name, ident] of the
+# tester thread that made them: the lab's calls, which in-process run on that thread,
+# and which a host runs as if on it (named so, and in race mode ordered so).
+CALLER_KINDS = frozenset(("make", "GetState", "Start", "Snapshot", "Kill", "inspect"))
 _KINDS = {code: kind for kind, code in _CODES.items()}
 
 
