@@ -116,6 +116,28 @@ def test_a_peer_that_sends_garbage_fails_its_test_and_is_killed(make: object, wh
         cfg.one(101, 3, True)  # the tester carries on
 
 
+def test_a_message_whose_handling_raises_fails_its_test_and_ends_no_reader(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tester's own handling of a well-formed message raising (here a Save) is
+    no silent end of that host's reader: the test fails saying so, with the stack."""
+
+    def broken_save(self: sealed.Store, state: bytes, snapshot: bytes) -> None:
+        raise RuntimeError("planted in the tester's Save")
+
+    monkeypatch.setattr(sealed.Store, "Save", broken_save)
+    with pytest.raises(AssertionError) as failure:
+        with make_config(3, False, sealed=True) as cfg:  # the reference Raft saves its vote
+            cfg.checkOneLeader()
+    message = str(failure.value)
+    assert re.match(
+        r"server \d's peer host sent a malformed message \(the tester's handling of it "
+        r"raised RuntimeError: planted in the tester's Save\); sealed mode killed its process",
+        message,
+    ), message
+    assert "in broken_save" in capsys.readouterr().err
+
+
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     message = _fails(fx.MakeExits, wait=0.5)
     assert "server 0's process exited (exit code 3) while the test ran" in message

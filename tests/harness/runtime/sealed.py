@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -336,6 +337,9 @@ class _Host:
             pass
         except (WireError, OSError) as e:
             why = str(e)
+        except Exception as e:  # a message that passed the checks and broke its handling
+            traceback.print_exc()  # the tester's own code raised: its stack, for a bug report
+            why = f"the tester's handling of it raised {type(e).__name__}: {e}"
         # The failure first: a request woken below fails too, but says less.
         ended = None
         if why:
