@@ -94,7 +94,7 @@ test-browser: $(STAMP)
 
 # Both run, whatever ruff finds; lint fails if either found something.
 RUFF_DIRS := raft labrpc labgob tests bench tools handout grade
-MYPY_DIRS := raft labrpc labgob grade
+MYPY_DIRS := raft labrpc labgob grade tests/harness
 lint: $(LINT_STAMP)
 	@failed=; \
 	echo "ruff check $(RUFF_DIRS)"; $(VENV)/bin/ruff check $(RUFF_DIRS) || failed="$$failed ruff"; \

@@ -65,7 +65,7 @@ from harness.thread_errors import ThreadFailure
 from harness.timeline import Timeline
 
 if TYPE_CHECKING:
-    from raft.persister import Persister
+    from harness.runtime import Persister
 
 __all__ = [
     "Config",
@@ -780,10 +780,10 @@ class Config:
                     lastTermWithLeader = term
 
             if leaders:
-                leader = leaders[lastTermWithLeader][0]
+                first = leaders[lastTermWithLeader][0]
                 for o in self.observers:
-                    o.on_check(f"checkOneLeader: S{leader} leads T{lastTermWithLeader}")
-                return leader
+                    o.on_check(f"checkOneLeader: S{first} leads T{lastTermWithLeader}")
+                return first
         self.fatalf("expected one leader, got none")
 
     def checkTerms(self) -> int:

@@ -302,8 +302,8 @@ class CheckedLock:
 
     def heir_here(self) -> bool:
         """Whether the calling thread is an heir of the current hold (see _HEIR)."""
-        heir = getattr(threading.current_thread(), _HEIR, None)
-        return bool(heir) and any(lock is self and self._held_in(e) for lock, e in heir)
+        heir: list[tuple[CheckedLock, int]] = getattr(threading.current_thread(), _HEIR, [])
+        return any(lock is self and self._held_in(e) for lock, e in heir)
 
     def defer(self, report: Callable[[], None]) -> None:
         """An heir's access: report it when the hold ends, unless the heir ends it."""
@@ -472,6 +472,7 @@ class _PeerState:
     def _unordered(self, name: str, write: bool, clock: _Clock) -> _Access | None:
         """The latest kept access to name by another thread that conflicts with this
         one (a write, if this is a read) and is not ordered before it."""
+        kept: tuple[dict[str, _Access], ...]
         if write:
             kept = (self.last, self.other, self.last_write, self.other_write)
         else:
@@ -644,7 +645,8 @@ class RaceChecker:
                 if name in unguarded or name in installed:
                     continue
                 installed.add(name)
-                if isinstance(value, threading.Condition) and value._lock is st.lock is not None:
+                lock_of = getattr(value, "_lock", None)  # a Condition's lock (CPython's name)
+                if isinstance(value, threading.Condition) and lock_of is st.lock is not None:
                     continue  # a Condition on rf.mu: waiting on it or notifying it needs rf.mu
                 set_class_attr(name, _Guarded(name, getattr(cls, name, _MISSING)))
 
@@ -665,7 +667,7 @@ class RaceChecker:
                 return False  # not made: report, don't deadlock
             return original_call(end, svcMeth, args, reply)
 
-        end_cls.Call = Call  # type: ignore[method-assign]
+        end_cls.Call = Call  # type: ignore[method-assign,assignment]
         self._undo.append(lambda: setattr(end_cls, "Call", original_call))
 
         original_start = threading.Thread.start
@@ -683,7 +685,7 @@ class RaceChecker:
                     lock._heirs.append((thread, lock._episode))
             original_start(thread)
 
-        threading.Thread.start = start  # type: ignore[method-assign]
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
         self._undo.append(lambda: setattr(threading.Thread, "start", original_start))
 
         self._watchdog = threading.Thread(

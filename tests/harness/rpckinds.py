@@ -31,7 +31,8 @@ class Rpc(enum.Enum):
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return self.value
+        fields: tuple[str, ...] = self.value
+        return fields
 
 
 def _norm(name: str) -> str:

@@ -181,7 +181,7 @@ class Host:
             if every > 0:
                 sample = take_sample(inspect, rf.GetState, now)
                 if sent is None or sample[1:] != sent[1:]:
-                    ended = [last] if last is not None and last is not sent else []
+                    ended: list[Any] = [last] if last is not None and last is not sent else []
                     self.chan.send("sampled", [list(s) for s in [*ended, sample]])
                     sent = sample
                 last = sample

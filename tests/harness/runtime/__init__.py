@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from harness.race import RaceChecker
     from harness.rpckinds import RpcKinds
     from labrpc import ClientEnd, Server
-    from raft.persister import Persister
 
 __all__ = [
     "Causes",
+    "Persister",
     "Runtime",
     "force_sealed",
     "force_sim",
@@ -51,6 +51,18 @@ class Causes(Protocol):
     def first(self, message: str) -> str: ...
 
 
+class Persister(Protocol):
+    """A peer's persister as the tester uses it: raft/persister.py's in-process, the
+    tester's own Store sealed (harness/runtime/sealed.py)."""
+
+    def Copy(self) -> Persister: ...
+    def Save(self, raftstate: bytes, snapshot: bytes | None) -> None: ...
+    def ReadRaftState(self) -> bytes: ...
+    def ReadSnapshot(self) -> bytes: ...
+    def RaftStateSize(self) -> int: ...
+    def SnapshotSize(self) -> int: ...
+
+
 class Runtime(Protocol):
     """What Config asks of the place its peers run in.
 
@@ -58,12 +70,28 @@ class Runtime(Protocol):
     Snapshot, and inspect if it has one) and the labrpc Server the network
     delivers its RPCs to. fail(e) fails the test (Config._record)."""
 
-    name: str  # "in-process", "sealed": named in failures and reports
-    rpc_kinds: RpcKinds | None  # which handler is which RPC, once a peer is made
-    causes: Causes
-    race: RaceChecker | None  # race mode's checker, when it runs in this process
-    observers: list[Observer]  # the runtime's own, told what the tester does
-    before_put: Callable[[], None] | None  # called at the start of each applyCh put
+    @property
+    def name(self) -> str:
+        """The runtime's name in failures and reports: "in-process", "sealed"."""
+
+    @property
+    def rpc_kinds(self) -> RpcKinds | None:
+        """Which handler is which RPC, once a peer is made."""
+
+    @property
+    def causes(self) -> Causes: ...
+
+    @property
+    def race(self) -> RaceChecker | None:
+        """Race mode's checker, when it runs in this process."""
+
+    @property
+    def observers(self) -> list[Observer]:
+        """The runtime's own, told what the tester does."""
+
+    @property
+    def before_put(self) -> Callable[[], None] | None:
+        """Called at the start of each applyCh put."""
 
     def MakePersister(self) -> Persister: ...
 

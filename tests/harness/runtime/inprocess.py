@@ -59,7 +59,7 @@ class InProcess:
         from raft import Make
 
         self._baseline = set(threading.enumerate())
-        self._make = Make if make is None else make
+        self._make: Callable[..., Any] = Make if make is None else make
         raft_class = raft_class_of(self._make)
         if raft_class is not None:
             # Before Make() starts any thread: a peer's first Call must not find the
@@ -93,7 +93,7 @@ class InProcess:
         i: int,
         ends: list[labrpc.ClientEnd],
         endnames: list[str],
-        persister: Persister,
+        persister: runtime.Persister,
         apply_ch: ApplyChannel,
     ) -> tuple[RaftPeer, labrpc.Server]:
         rf = self._make(ends, i, persister, apply_ch)

@@ -224,7 +224,7 @@ class _Host:
             )
         except OSError:  # a spare that has already exited
             try:
-                code: int | str = self.proc.wait(EXIT_SECONDS)
+                code: int | str | None = self.proc.wait(EXIT_SECONDS)
             except subprocess.TimeoutExpired:
                 code = "none yet"
             self._runtime.fail(AssertionError(
@@ -308,7 +308,7 @@ class _Host:
         try:
             found = self.request("finish", grace, timeout=grace + ASK_SECONDS)
             left = [
-                leftovers.Leftover(*t[:4], daemon=t[4])
+                leftovers.Leftover(t[0], t[1], t[2], t[3], daemon=t[4])
                 for t in found
                 if isinstance(t, list) and len(t) == 5 and _is_strings(t[:4], 4)
                 and isinstance(t[4], bool)
@@ -822,7 +822,7 @@ class Sealed:
             if self._rpc_kinds is None:
                 self._rpc_kinds = RpcKinds(service, handlers)
 
-    def host_exited(self, host: _Host, code: int) -> AssertionError | None:
+    def host_exited(self, host: _Host, code: int | None) -> AssertionError | None:
         """Fail the test if a running peer's host (or a spare) ended on its own; the
         failure, which the peer's waiting requests then raise, or None."""
         with self._mu:

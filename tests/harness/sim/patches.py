@@ -92,7 +92,7 @@ def start_new_thread(function: Any, args: Any, kwargs: Any = _MISSING) -> int:
     thread = getattr(function, "__self__", None)
     if not isinstance(thread, threading.Thread):
         thread = None
-    kw = {} if kwargs is _MISSING else dict(kwargs)
+    kw = dict(kwargs) if isinstance(kwargs, dict) else {}  # else _MISSING, as checked
     return w._spawn(function, args, kw, thread).ident
 
 
