@@ -156,6 +156,13 @@ class SendsHugeFrame(SendsGarbage):
     PAYLOAD = struct.pack("<I", 1 << 31)
 
 
+class OddStart(Raft):
+    """A Start whose answer is no (int, int, bool): isLeader is an int."""
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        return -1, 7, 1  # type: ignore[return-value]
+
+
 def _maker(cls: type[Raft]) -> Any:
     cls.__name__ = "Raft"  # the service name labrpc gives it, which the peers call
     make = make_with(cls)
@@ -183,4 +190,5 @@ MakeForgesLogSample = _maker(ForgesLogSample)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)
+MakeOddStart = _maker(OddStart)
 MakeTellsItsProcess = _maker(TellsItsProcess)

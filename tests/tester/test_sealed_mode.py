@@ -25,7 +25,7 @@ from harness import hangs, leftovers
 from harness.config import make_config
 from harness.runtime import sealed
 from harness.runtime.sealed import HELLO_SECONDS
-from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect
+from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect, fits
 
 import labgob
 
@@ -136,6 +136,15 @@ def test_a_message_whose_handling_raises_fails_its_test_and_ends_no_reader(
         message,
     ), message
     assert "in broken_save" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sealed_mode", [False, True])
+def test_a_start_whose_answer_fits_no_layout_reads_as_in_process(sealed_mode: bool) -> None:
+    with make_config(1, False, make=fx.MakeOddStart, sealed=sealed_mode) as cfg:
+        peer = cfg.rafts[0]
+        assert peer is not None
+        answer = peer.Start(5)
+    assert answer == (-1, 7, 1) and type(answer[2]) is int
 
 
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
@@ -257,6 +266,13 @@ def _frame(data: bytes) -> bytes:
         (b"\x05" + struct.pack("<I", 99) + b"ab", "runs past its end"),
         (b"\x06" + struct.pack("<Q", 1) + b"!", "1 bytes too many"),
         (b"\x03" + struct.pack("<QI", 1, 1) + b"\xff" + struct.pack("<I", 0), "not UTF-8"),
+        (b"\x08" + struct.pack("<Qqq", 1, 1, 1) + b"\x02", "a bool that is not 0 or 1"),
+        (b"\x07" + struct.pack("<QI", 1, 0) + struct.pack("<I", 1) + b"\xff", "cannot decode"),
+        (
+            b"\x07" + struct.pack("<QI", 1, 0)
+            + struct.pack("<I", len(labgob.encode({1}))) + labgob.encode({1}),
+            "holds a set",
+        ),  # fmt: skip
     ],
 )
 def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> None:
@@ -283,9 +299,24 @@ def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
         ("save", b"state", b""),
         ("taken", 3),
         ("hello", "Raft", {"RequestVote": ["RequestVoteArgs", ["Term"]]}, True),
+        ("Start", 9, "MainThread", [1, "x", None]),
+        ("started", 9, -1, 2**63 - 1, True),
+        ("apply", 4, True, 101, 3, False, b"", 0, 0, "raft-0-applier", "raft/raft.py:1, in f"),
+        ("apply_any", 4, [1, 101, 3, None, None, None, None], "raft-0-applier", "?"),
     ]:
         other.send(*message)
         assert chan.receive() == message
+
+
+def test_fits_says_whether_values_fit_a_layout_exactly() -> None:
+    assert fits("started", 1, -5, 3, False)
+    assert not fits("started", 1, -5, 3, 1)  # isLeader an int: the general "done"
+    assert not fits("started", 1, True, 3, False)  # a bool is no int here
+    assert not fits("started", 1, 2**63, 3, False)  # past an i64
+    assert not fits("started", -1, 0, 0, False)  # a token is unsigned
+    assert not fits("started", 1, 0, 0)  # a field short
+    assert fits("Start", 1, "MainThread", object())  # v: whatever labgob can encode
+    assert not fits("apply", 1, True, 5, 1, False, None, 0, 0, "t", "w")  # Snapshot None
 
 
 def test_expect_checks_a_messages_shape() -> None:

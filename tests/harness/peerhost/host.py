@@ -40,7 +40,7 @@ from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
 from harness.peerhost.readers import Job, Readers
 from harness.rpckinds import describe_handlers
-from harness.runtime.wire import CALLER_KINDS, Channel
+from harness.runtime.wire import CALLER_KINDS, Channel, fits
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
 from labrpc.service import LabrpcError, register_handler_types
@@ -217,20 +217,23 @@ class Host:
         except BaseException as e:
             self.chan.send("done", token, None, _raised(e))
             return
-        self.chan.send("done", token, value, "")
+        if kind == "Start" and fits("started", token, *value):
+            self.chan.send("started", token, *value)
+        else:
+            self.chan.send("done", token, value, "")
         if kind in ("Start", "Snapshot"):
             self.stir()
 
-    def _as_caller(self, caller: list[Any], call: Callable[[], Any]) -> Any:
-        """call(), run as the tester's thread caller ([name, ident]) runs it in-process:
-        named as it is, and in race mode ordered as that thread's accesses are."""
+    def _as_caller(self, caller: str, call: Callable[[], Any]) -> Any:
+        """call(), run as the tester's thread named caller runs it in-process: under its
+        name, and in race mode ordered as that thread's accesses are."""
         me = threading.current_thread()
         own = me.name
-        me.name = caller[0]
+        me.name = caller
         try:
             if self.race is None:
                 return call()
-            with racecheck.acting_for(tuple(caller)):
+            with racecheck.acting_for(caller):
                 return call()
         finally:
             me.name = own
@@ -437,6 +440,7 @@ _APPLY_FIELDS = (
     "CommandValid", "Command", "CommandIndex",
     "SnapshotValid", "Snapshot", "SnapshotTerm", "SnapshotIndex",
 )  # fmt: skip
+_DEFAULTS = (False, None, 0, False, b"", 0, 0)  # the tester's Applied's, field by field
 
 
 class _ApplyCh:
@@ -452,7 +456,16 @@ class _ApplyCh:
         frame = sys._getframe(1)
         code = frame.f_code
         where = f"{_relpath(code.co_filename)}:{frame.f_lineno}, in {code.co_name}"
-        self._host.ask("apply", fields, threading.current_thread().name, where)
+        thread = threading.current_thread().name
+        # A field left None is the tester's default (Applied.from_fields does the same).
+        exact = [
+            default if value is None and name != "Command" else value
+            for name, value, default in zip(_APPLY_FIELDS, fields, _DEFAULTS, strict=True)
+        ]
+        if fits("apply", 0, *exact, thread, where):
+            self._host.ask("apply", *exact, thread, where)
+        else:  # a field of another type: as it is, for the tester to say which
+            self._host.ask("apply_any", fields, thread, where)
 
     def put_nowait(self, item: Any) -> None:
         self.put(item)

@@ -72,7 +72,12 @@ class Readers:
             self._next += 1
             token = self._next
             self._waiting[token] = seat
-        send(token)
+        try:
+            send(token)
+        except BaseException:
+            with self._mu:  # no answer will come: the seat must not be handed the turn
+                self._waiting.pop(token, None)
+            raise
         seat.wake.acquire()
         if seat.lead:
             seat.lead = False

@@ -375,13 +375,20 @@ class _Host:
             state, snap = expect(message, bytes, bytes)
             assert self._persister is not None
             self._persister.Save(state, snap)
+        elif kind == "started":  # Start's answer; its fixed layout typed it
+            token, index, term, is_leader = message[1:]
+            self._answer(token, [index, term, is_leader], None)
         elif kind == "done":
             token, value, error = expect(message, int, object, str)
             self._answer(token, value, error or None)
         elif kind == "rpc_done":
             token, reply, error = expect(message, int, (bytes, type(None)), str)
             self._answer(token, reply, error or None)
-        elif kind == "apply":
+        elif kind == "apply":  # an ApplyMsg of ApplyMsg's types; its fixed layout typed it
+            token, *fields, thread, where = message[1:]
+            assert self._apply_ch is not None
+            self._apply_ch.put_later(Applied(*fields), thread, where, lambda: self._taken(token))
+        elif kind == "apply_any":  # any other: its fields are checked
             token, fields, thread, where = expect(message, int, list, str, str)
             assert self._apply_ch is not None
             applied = Applied.from_fields(fields)
@@ -465,10 +472,9 @@ class _Host:
             sys.stderr.write(line.decode("utf-8", "replace"))
 
 
-def _caller() -> list[Any]:
+def _caller() -> str:
     """The calling thread, as a lab call's request names it (wire.CALLER_KINDS)."""
-    me = threading.current_thread()
-    return [me.name, me.ident]
+    return threading.current_thread().name
 
 
 def _is_strings(p: Any, n: int) -> bool:

@@ -2,11 +2,12 @@
 
 A message is a tuple whose first item names its kind, e.g. ("call", 7,
 endname, "Raft.AppendEntries", args_bytes). On the wire: a u32 length
-(little-endian), a kind byte, then the rest. The messages of every RPC and Save
-(LAYOUTS) have a fixed layout of tokens, strings and byte strings, since
-labgob's general encoding would double an RPC's round trip; the others are
-one labgob-encoded tuple (kind byte 0). RPC args and replies travel as the
-bytes labgob made of them, so the tester never decodes a class of the student's.
+(little-endian), a kind byte, then the rest. The messages a lab test sends most
+(LAYOUTS: every RPC, Save, Start and applyCh put) have a fixed layout of fields,
+since labgob's general encoding would double an RPC's round trip and is most of
+the tester's work in a Start; the others are one labgob-encoded tuple (kind
+byte 0). RPC args and replies travel as the bytes labgob made of them, so the
+tester never decodes a class of the student's.
 
 The tester reads what an untrusted process wrote: receive() refuses a frame
 over MAX_BYTES, and bytes that labgob cannot decode as builtins alone (no
@@ -24,14 +25,27 @@ from typing import Any
 
 import labgob
 
-__all__ = ["CALLER_KINDS", "LAYOUTS", "MAX_BYTES", "Channel", "WireError", "expect"]
+__all__ = [
+    "CALLER_KINDS",
+    "GENERAL",
+    "LAYOUTS",
+    "MAX_BYTES",
+    "Channel",
+    "WireError",
+    "expect",
+    "fits",
+]
 
 MAX_BYTES = 64 << 20  # far over any snapshot the lab makes
 _u32 = struct.Struct("<I")
 _u64 = struct.Struct("<Q")
+_i64 = struct.Struct("<q")
 _NONE = 0xFFFFFFFF  # the length that stands for None in a "B" field
 
-# The fixed layouts: T a token (u64), s a str, b bytes, B bytes or None.
+# The fixed layouts: T a token (u64), i an int (i64), ? a bool, s a str, b bytes, B
+# bytes or None, v one value labgob encodes (decoded as plain values alone). A
+# message whose values do not fit its layout (a Start's answer that is no
+# (int, int, bool), say) goes as the general tuple, under its kind in GENERAL.
 LAYOUTS = {
     "call": "Tssb",  # a host's Call: token, endname, svcMeth, args
     "called": "TBs",  # its outcome: token, reply (None: no reply), error
@@ -39,12 +53,20 @@ LAYOUTS = {
     "rpc_done": "TBs",  # its outcome: token, reply, error
     "save": "bb",  # a host's Save: raftstate, snapshot
     "taken": "T",  # the tester took an applied message: token
+    "Start": "Tsv",  # a Start: token, caller, command
+    "started": "Tii?",  # its answer: token, index, term, isLeader
+    # An applyCh put: token, the seven fields of raft.ApplyMsg (CommandValid, Command,
+    # CommandIndex, SnapshotValid, Snapshot, SnapshotTerm, SnapshotIndex), the putting
+    # thread's name, and where it put.
+    "apply": "T?vi?biiss",
 }
+GENERAL = {"started": "done", "apply": "apply_any"}  # a fixed kind -> its general one
 _CODES = {kind: code for code, kind in enumerate(LAYOUTS, start=1)}
 
-# The tester's requests that carry, after their token, the [name, ident] of the
-# tester thread that made them: the lab's calls, which in-process run on that thread,
-# and which a host runs as if on it (named so, and in race mode ordered so).
+# The tester's requests that carry, after their token, the name of the tester thread
+# that made them (the tester's threads have names of their own): the lab's calls,
+# which in-process run on that thread, and which a host runs as if on it (named so,
+# and in race mode ordered so).
 CALLER_KINDS = frozenset(("make", "GetState", "Start", "Snapshot", "Kill", "inspect"))
 _KINDS = {code: kind for kind, code in _CODES.items()}
 
@@ -99,15 +121,49 @@ class Channel:
         self._sock.close()
 
 
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "?": bool,
+    "s": str,
+    "b": bytes,
+    "B": (bytes, type(None)),
+}
+_RANGES = {"T": range(1 << 64), "i": range(-(1 << 63), 1 << 63)}
+
+
+def fits(kind: str, *values: Any) -> bool:
+    """Whether values (a message's after its kind) fit kind's fixed layout exactly: a
+    bool is no int here, an int must fit its field (v takes any value labgob can
+    encode, which send() tries)."""
+    layout = LAYOUTS[kind]
+    if len(values) != len(layout):
+        return False
+    for how, value in zip(layout, values, strict=True):
+        if how in _RANGES:
+            if type(value) is not int or value not in _RANGES[how]:
+                return False
+        elif how != "v" and not isinstance(value, _TYPES[how]):
+            return False
+    return True
+
+
 def _pack(code: int, message: tuple[Any, ...]) -> bytes:
     out = [bytes((code,))]
     for how, value in zip(LAYOUTS[message[0]], message[1:], strict=True):
         if how == "T":
             out.append(_u64.pack(value))
+        elif how == "i":
+            out.append(_i64.pack(value))
+        elif how == "?":
+            out.append(b"\x01" if value else b"\x00")
         elif value is None and how == "B":
             out.append(_u32.pack(_NONE))
         else:
-            raw = value.encode("utf-8") if how == "s" else value
+            if how == "s":
+                raw = value.encode("utf-8")
+            elif how == "v":
+                raw = labgob.encode(value)
+            else:
+                raw = value
             out.append(_u32.pack(len(raw)))
             out.append(raw)
     return b"".join(out)
@@ -125,6 +181,16 @@ def _unpack(data: bytes) -> tuple[Any, ...]:
                 message.append(_u64.unpack_from(data, pos)[0])
                 pos += 8
                 continue
+            if how == "i":
+                message.append(_i64.unpack_from(data, pos)[0])
+                pos += 8
+                continue
+            if how == "?":
+                if pos >= len(data) or data[pos] > 1:
+                    raise WireError(f"a {kind!r} message with a bool that is not 0 or 1")
+                message.append(data[pos] == 1)
+                pos += 1
+                continue
             (n,) = _u32.unpack_from(data, pos)
             pos += 4
             if n == _NONE and how == "B":
@@ -134,6 +200,14 @@ def _unpack(data: bytes) -> tuple[Any, ...]:
                 raise WireError(f"a {kind!r} message whose field runs past its end")
             raw = data[pos : pos + n]
             pos += n
+            if how == "v":
+                try:
+                    message.append(labgob.decode(raw, plain=True))
+                except labgob.LabgobError as e:
+                    raise WireError(
+                        f"a {kind!r} message with a value labgob cannot decode: {e}"
+                    ) from None
+                continue
             message.append(raw.decode("utf-8") if how == "s" else raw)
     except struct.error:
         raise WireError(f"a {kind!r} message cut short") from None
