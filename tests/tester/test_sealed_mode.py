@@ -8,6 +8,7 @@ change: the reports read as they do in-process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -25,7 +26,7 @@ from harness import hangs, leftovers
 from harness.config import make_config
 from harness.runtime import sealed
 from harness.runtime.sealed import HELLO_SECONDS
-from harness.runtime.wire import MAX_BYTES, Channel, WireError, expect, fits
+from harness.runtime.wire import APPLY_FIELDS, MAX_BYTES, Channel, WireError, expect, fits
 
 import labgob
 
@@ -306,6 +307,13 @@ def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
     ]:
         other.send(*message)
         assert chan.receive() == message
+
+
+def test_the_hosts_apply_fields_are_the_testers() -> None:
+    """A host sends the fields of wire.APPLY_FIELDS, defaults filled in; the tester
+    builds its Applied from them, in order."""
+    applied = [(f.name, f.default) for f in dataclasses.fields(sealed.Applied)]
+    assert applied == list(APPLY_FIELDS)
 
 
 def test_fits_says_whether_values_fit_a_layout_exactly() -> None:

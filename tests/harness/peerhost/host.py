@@ -40,7 +40,7 @@ from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
 from harness.peerhost.readers import Job, Readers
 from harness.rpckinds import describe_handlers
-from harness.runtime.wire import CALLER_KINDS, Channel, fits
+from harness.runtime.wire import APPLY_FIELDS, CALLER_KINDS, Channel, fits
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
 from labrpc.service import LabrpcError, register_handler_types
@@ -436,13 +436,6 @@ class _Persister:
             return len(self._snapshot)
 
 
-_APPLY_FIELDS = (
-    "CommandValid", "Command", "CommandIndex",
-    "SnapshotValid", "Snapshot", "SnapshotTerm", "SnapshotIndex",
-)  # fmt: skip
-_DEFAULTS = (False, None, 0, False, b"", 0, 0)  # the tester's Applied's, field by field
-
-
 class _ApplyCh:
     """applyCh: put() returns once the tester has taken the message."""
 
@@ -452,7 +445,7 @@ class _ApplyCh:
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if self._host.race is not None:
             self._host.race.check_put()
-        fields = [getattr(item, name, None) for name in _APPLY_FIELDS]
+        fields = [getattr(item, name, None) for name, _ in APPLY_FIELDS]
         frame = sys._getframe(1)
         code = frame.f_code
         where = f"{_relpath(code.co_filename)}:{frame.f_lineno}, in {code.co_name}"
@@ -460,7 +453,7 @@ class _ApplyCh:
         # A field left None is the tester's default (Applied.from_fields does the same).
         exact = [
             default if value is None and name != "Command" else value
-            for name, value, default in zip(_APPLY_FIELDS, fields, _DEFAULTS, strict=True)
+            for (name, default), value in zip(APPLY_FIELDS, fields, strict=True)
         ]
         if fits("apply", 0, *exact, thread, where):
             self._host.ask("apply", *exact, thread, where)

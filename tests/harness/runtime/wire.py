@@ -26,6 +26,7 @@ from typing import Any
 import labgob
 
 __all__ = [
+    "APPLY_FIELDS",
     "CALLER_KINDS",
     "GENERAL",
     "LAYOUTS",
@@ -60,7 +61,13 @@ LAYOUTS = {
     # thread's name, and where it put.
     "apply": "T?vi?biiss",
 }
-GENERAL = {"started": "done", "apply": "apply_any"}  # a fixed kind -> its general one
+GENERAL = {"started": "done", "apply": "apply_any"}
+# raft.ApplyMsg's fields in the "apply" layout's order, each with the value the tester
+# reads for one left None (runtime/sealed.py's Applied has the same).
+APPLY_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("CommandValid", False), ("Command", None), ("CommandIndex", 0),
+    ("SnapshotValid", False), ("Snapshot", b""), ("SnapshotTerm", 0), ("SnapshotIndex", 0),
+)  # fmt: skip  # a fixed kind -> its general one
 _CODES = {kind: code for code, kind in enumerate(LAYOUTS, start=1)}
 
 # The tester's requests that carry, after their token, the name of the tester thread
