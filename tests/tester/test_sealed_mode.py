@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,28 @@ def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
     ]:
         other.send(*message)
         assert chan.receive() == message
+
+
+@pytest.mark.parametrize(
+    "request_kind, message",
+    [
+        ("GetState", ("started", 1, 1, 1, True)),  # Start's answer, to a GetState
+        ("rpc", ("done", 1, "x", "")),  # a call's answer, to an RPC delivery
+        ("Start", ("rpc_done", 1, b"x", "")),
+    ],
+)
+def test_an_answer_of_another_requests_kind_is_refused(
+    request_kind: str, message: tuple[Any, ...]
+) -> None:
+    """A host that forges the answer to a pending request in another request's shape
+    fails as a malformed message does: the caller never unpacks the wrong shape."""
+    host = sealed._Host.__new__(sealed._Host)  # its reader's handling alone, no process
+    host._mu = threading.Lock()
+    host._answers = {1: sealed._Answer(request_kind)}
+    why = f"a '{message[0]}' answer to request 1, a '{request_kind}'"
+    with pytest.raises(WireError, match=why):
+        host._handle(message)
+    assert 1 in host._answers  # still waiting: the host's end answers it as a failure
 
 
 def test_the_hosts_apply_fields_are_the_testers() -> None:

@@ -140,6 +140,9 @@ class Applied:
 
 _ENDED = "(its process ended)"  # the error of a request whose host is gone
 
+# The kinds of message that may answer a request of each kind (any other: "done").
+_ANSWERED_BY = {"rpc": ("rpc_done",), "Start": ("started", "done")}
+
 
 class PeerGone(AssertionError):
     """A request to a host whose process has ended."""
@@ -149,9 +152,10 @@ class _Answer:
     """A request to a host, waiting for its answer: a thread waits on done, or the
     reader calls then(value, error) as the answer arrives."""
 
-    __slots__ = ("done", "value", "error", "then")
+    __slots__ = ("kind", "done", "value", "error", "then")
 
-    def __init__(self, then: Callable[[Any, str | None], None] | None = None) -> None:
+    def __init__(self, kind: str, then: Callable[[Any, str | None], None] | None = None) -> None:
+        self.kind = kind  # the request's: only the kinds in _ANSWERED_BY[kind] answer it
         self.done = threading.Lock()
         self.done.acquire()
         self.value: Any = None
@@ -266,7 +270,7 @@ class _Host:
     def _ask(
         self, kind: str, *args: Any, then: Callable[[Any, str | None], None] | None = None
     ) -> _Answer:
-        answer = _Answer(then)
+        answer = _Answer(kind, then)
         with self._mu:
             if self.gone:
                 raise PeerGone(f"server {self.server}'s process has ended")
@@ -377,13 +381,13 @@ class _Host:
             self._persister.Save(state, snap)
         elif kind == "started":  # Start's answer; its fixed layout typed it
             token, index, term, is_leader = message[1:]
-            self._answer(token, [index, term, is_leader], None)
+            self._answer(kind, token, [index, term, is_leader], None)
         elif kind == "done":
             token, value, error = expect(message, int, object, str)
-            self._answer(token, value, error or None)
+            self._answer(kind, token, value, error or None)
         elif kind == "rpc_done":
             token, reply, error = expect(message, int, (bytes, type(None)), str)
-            self._answer(token, reply, error or None)
+            self._answer(kind, token, reply, error or None)
         elif kind == "apply":  # an ApplyMsg of ApplyMsg's types; its fixed layout typed it
             token, *fields, thread, where = message[1:]
             assert self._apply_ch is not None
@@ -439,11 +443,17 @@ class _Host:
         with self._mu:
             self._inspections.extend(taken)
 
-    def _answer(self, token: int, value: Any, error: str | None) -> None:
+    def _answer(self, kind: str, token: int, value: Any, error: str | None) -> None:
+        """Answer request token with a message of kind, which must be one that answers it."""
         with self._mu:
-            answer = self._answers.pop(token, None)
+            answer = self._answers.get(token)
+            its_kind = answer is not None and kind in _ANSWERED_BY.get(answer.kind, ("done",))
+            if its_kind:
+                del self._answers[token]
         if answer is None:
             raise WireError(f"an answer to request {token}, which was not asked or was answered")
+        if not its_kind:
+            raise WireError(f"a {kind!r} answer to request {token}, a {answer.kind!r}")
         answer.give(value, error)
 
     def _call(self, token: int, endname: str, svc_meth: str, args: bytes) -> None:
