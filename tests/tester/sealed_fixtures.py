@@ -163,6 +163,19 @@ class OddStart(Raft):
         return -1, 7, 1  # type: ignore[return-value]
 
 
+def MakeIntCommandValid(
+    peers: list[Any], me: int, persister: Persister, applyCh: queue.Queue[Any]
+) -> Any:
+    """A Raft whose ApplyMsgs say CommandValid=1, an int where Go has a bool."""
+
+    class IntFlag:
+        def put(self, m: Any, block: bool = True, timeout: float | None = None) -> None:
+            m.CommandValid = int(m.CommandValid)
+            applyCh.put(m, block, timeout)
+
+    return MakeCorrect(peers, me, persister, IntFlag())
+
+
 def _maker(cls: type[Raft]) -> Any:
     cls.__name__ = "Raft"  # the service name labrpc gives it, which the peers call
     make = make_with(cls)

@@ -149,6 +149,18 @@ def test_a_start_whose_answer_fits_no_layout_reads_as_in_process(sealed_mode: bo
     assert answer == (-1, 7, 1) and type(answer[2]) is int
 
 
+@pytest.mark.parametrize("sealed_mode", [False, True])
+def test_an_applymsg_flag_that_is_an_int_reads_as_in_process(sealed_mode: bool) -> None:
+    with make_config(3, False, make=fx.MakeIntCommandValid, sealed=sealed_mode) as cfg:
+        cfg.one(101, 3, True)
+
+
+def test_an_applymsg_field_of_another_type_is_refused_saying_which() -> None:
+    assert sealed.Applied.from_fields([1, "x", 3, None, None, None, None]).CommandValid == 1
+    with pytest.raises(WireError, match="whose CommandIndex is a str, not an int"):
+        sealed.Applied.from_fields([True, "x", "3", None, None, None, None])
+
+
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     message = _fails(fx.MakeExits, wait=0.5)
     assert "server 0's process exited (exit code 3) while the test ran" in message

@@ -121,7 +121,9 @@ class Applied:
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> Applied:
-        """From the host's list of the seven fields; None is a field left unset."""
+        """From the host's list of the seven fields; None is a field left unset.
+
+        A flag may be an int, as the tester's `if m.CommandValid` reads it in-process."""
         defaults = cls()
         if len(fields) != 7:
             raise WireError(f"an ApplyMsg of {len(fields)} fields, not 7")
@@ -129,13 +131,19 @@ class Applied:
         for (name, default), value in zip(vars(defaults).items(), fields, strict=True):
             if value is None and name != "Command":
                 value = default
-            elif name != "Command" and type(value) is not type(default):
+            elif name != "Command" and not (
+                type(value) is type(default) or (type(default) is bool and type(value) is int)
+            ):
                 raise WireError(
-                    f"an ApplyMsg whose {name} is a {type(value).__name__}, "
-                    f"not a {type(default).__name__}"
+                    f"an ApplyMsg whose {name} is {_a(type(value).__name__)}, "
+                    f"not {_a(type(default).__name__)}"
                 )
             values[name] = value
         return cls(**values)
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in tuple("aeiou") else f"a {noun}"
 
 
 _ENDED = "(its process ended)"  # the error of a request whose host is gone
