@@ -111,7 +111,7 @@ def skip(reason: str) -> None:
 def is_skip(e: BaseException | None) -> bool:
     """True if e is the exception skip() raises. A pytest not yet imported raised
     nothing: it is not imported here (at every cleanup, it would cost a script
-    such as the bench a third of a second)."""
+    such as the bench about a tenth of a second)."""
     import unittest
 
     pytest = sys.modules.get("pytest")

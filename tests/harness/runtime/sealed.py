@@ -143,7 +143,7 @@ class Applied:
 
 
 def _a(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in tuple("aeiou") else f"a {noun}"
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 _ENDED = "(its process ended)"  # the error of a request whose host is gone
