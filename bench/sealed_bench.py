@@ -13,7 +13,8 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,16 @@ class PartRun:
     peak: int  # most processes alive at once: pytest, the zygote and the peer hosts
     passed: bool
     rpcs: int  # the RPCs the tests' "... Passed" lines count: the run's workload
+    tests: list[TestRun] = field(default_factory=list)  # each test's (bench/per_test.py)
+
+
+@dataclass
+class TestRun:
+    name: str
+    cpu: float  # seconds, as PartRun's
+    wall: float
+    rpcs: int  # as its Passed line counts them
+    cmds: int  # the agreements its Passed line counts
 
 
 # What the tester prints for a test that passed: secs, peers, rpcs, bytes, cmds.
@@ -106,16 +117,22 @@ PARTS = {
 
 def run_part(part: str, sealed: bool) -> PartRun:
     """One part's tests in a child pytest, in-process or sealed."""
+    import json
     import os
     import resource
     import subprocess
+    import tempfile
     import threading
 
-    env = dict(os.environ, RAFTLAB_SEALED="1" if sealed else "")
+    from bench import per_test
+
+    records = tempfile.NamedTemporaryFile("r", prefix="raftlab-bench-", suffix=".jsonl")
+    env = dict(os.environ, RAFTLAB_SEALED="1" if sealed else "", **{per_test.ENV: records.name})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", PARTS[part]],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bench.per_test",
+         PARTS[part]],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     peak = [1]
@@ -134,7 +151,9 @@ def run_part(part: str, sealed: bool) -> PartRun:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     passed = child.returncode == 0 and b" failed" not in out
-    return PartRun(wall, cpu, peak[0], passed, sum(int(n) for n in _PASSED.findall(out)))
+    with records:
+        tests = [TestRun(**{"name": r.pop("test"), **r}) for r in map(json.loads, records)]
+    return PartRun(wall, cpu, peak[0], passed, sum(int(n) for n in _PASSED.findall(out)), tests)
 
 
 def _descendants_of(pid: int) -> list[int]:
@@ -191,7 +210,7 @@ def workload(kind: str, sealed: bool, n: int) -> PartRun:
     return PartRun(wall, cpu, 0, True, 0)
 
 
-def _cpu_so_far() -> float:
+def cpu_so_far() -> float:
     """User + system seconds of this process and every process under it, ended or
     not: a peer host, reaped by the zygote, is in the zygote's children's time."""
     import os
@@ -226,7 +245,7 @@ def _run_workload(kind: str, sealed: bool, n: int) -> None:
             for i in range(REAPPLIED - 2):
                 cfg.rafts[leader].Start(i)
             cfg.one(-1, 5, True)
-        start, cpu = time.monotonic(), _cpu_so_far()
+        start, cpu = time.monotonic(), cpu_so_far()
         for i in range(n):
             follower = (leader + 1 + i % 4) % 5
             if kind == "start":
@@ -242,7 +261,7 @@ def _run_workload(kind: str, sealed: bool, n: int) -> None:
                     raise AssertionError(f"server {follower} did not apply {REAPPLIED} again")
             else:
                 cfg.one(1000 + i, 5, True)
-        cpu, wall = _cpu_so_far() - cpu, time.monotonic() - start
+        cpu, wall = cpu_so_far() - cpu, time.monotonic() - start
         cfg.end()
     print(f"{wall:.3f} {cpu:.3f}")
 
@@ -316,6 +335,42 @@ def report(quick: bool, parts: list[str] | None = None, rounds: int = 0) -> None
             f"peak processes sealed {peak}; medians of {len(runs_of[True])} runs each, by "
             f"turns; failed runs {failed}"
         )
+        per_test_report(part, runs_of)
+
+
+def per_test_report(part: str, runs_of: dict[bool, list[PartRun]]) -> None:
+    """Each test's CPU in both modes (medians over the runs), and the part's CPU
+    ratio at in-process's workload: each test's sealed CPU per RPC times the RPCs
+    it made in-process. A test whose workload is fixed scales by about 1; a churn
+    test by what its clients got done."""
+    import statistics
+
+    def med(mode: bool, name: str, of: Callable[[TestRun], float]) -> float:
+        values = [of(t) for r in runs_of[mode] for t in r.tests if t.name == name]
+        return statistics.median(values) if values else float("nan")
+
+    names = list(dict.fromkeys(t.name for r in runs_of[False] + runs_of[True] for t in r.tests))
+    print(
+        f"  {part} by test{'':18} CPU sealed / in-process = ratio; RPCs sealed / in-process; "
+        f"agreements sealed / in-process; per RPC ratio"
+    )
+    scaled = base = 0.0
+    for name in names:
+        cpu = {m: med(m, name, lambda t: t.cpu) for m in (True, False)}
+        rpcs = {m: med(m, name, lambda t: t.rpcs) for m in (True, False)}
+        cmds = {m: med(m, name, lambda t: t.cmds) for m in (True, False)}
+        per = {m: med(m, name, lambda t: t.cpu / max(1, t.rpcs)) for m in (True, False)}
+        scaled += per[True] * rpcs[False] if rpcs[False] > 0 else cpu[True]
+        base += cpu[False]
+        print(
+            f"  {name.removeprefix('test_'):32} {cpu[True]:6.2f} s / {cpu[False]:6.2f} s = "
+            f"{cpu[True] / cpu[False]:5.2f}; {rpcs[True]:6.0f} / {rpcs[False]:6.0f}; "
+            f"{cmds[True]:5.0f} / {cmds[False]:5.0f}; {per[True] / per[False]:5.2f}"
+        )
+    print(
+        f"  {part} tests' CPU at in-process's workload: {scaled:5.1f} s sealed / {base:5.1f} s "
+        f"in-process = {scaled / base:.2f} (the tests alone, without pytest's start)"
+    )
 
 
 def _each(seconds: float) -> str:
