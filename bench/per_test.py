@@ -47,6 +47,6 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, Any, None]:
     yield
     cpu, wall = cpu_so_far() - cpu, time.monotonic() - wall
     rpcs, cmds = _work.pop(item.nodeid, (0, 0))
-    record = {"test": item.name, "cpu": cpu, "wall": wall, "rpcs": rpcs, "cmds": cmds}
+    record = {"name": item.name, "cpu": cpu, "wall": wall, "rpcs": rpcs, "cmds": cmds}
     with open(os.environ[ENV], "a") as f:
         f.write(json.dumps(record) + "\n")

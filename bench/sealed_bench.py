@@ -9,7 +9,6 @@ peer 0's process, the tester's network, peer 1's process, and back.
 from __future__ import annotations
 
 import queue
-import re
 import sys
 import threading
 import time
@@ -90,8 +89,12 @@ class PartRun:
     cpu: float  # user + system seconds of pytest and every process it waited for
     peak: int  # most processes alive at once: pytest, the zygote and the peer hosts
     passed: bool
-    rpcs: int  # the RPCs the tests' "... Passed" lines count: the run's workload
     tests: list[TestRun] = field(default_factory=list)  # each test's (bench/per_test.py)
+
+    @property
+    def rpcs(self) -> int:
+        """The RPCs the tests' "... Passed" lines count: the run's workload."""
+        return sum(t.rpcs for t in self.tests)
 
 
 @dataclass
@@ -102,9 +105,6 @@ class TestRun:
     rpcs: int  # as its Passed line counts them
     cmds: int  # the agreements its Passed line counts
 
-
-# What the tester prints for a test that passed: secs, peers, rpcs, bytes, cmds.
-_PASSED = re.compile(rb"\.\.\. Passed --\s+[\d.]+\s+\d+\s+(\d+)\s+\d+\s+\d+")
 
 
 PARTS = {
@@ -152,8 +152,8 @@ def run_part(part: str, sealed: bool) -> PartRun:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     passed = child.returncode == 0 and b" failed" not in out
     with records:
-        tests = [TestRun(**{"name": r.pop("test"), **r}) for r in map(json.loads, records)]
-    return PartRun(wall, cpu, peak[0], passed, sum(int(n) for n in _PASSED.findall(out)), tests)
+        tests = [TestRun(**json.loads(line)) for line in records]
+    return PartRun(wall, cpu, peak[0], passed, tests)
 
 
 def _descendants_of(pid: int) -> list[int]:
@@ -205,9 +205,9 @@ def workload(kind: str, sealed: bool, n: int) -> PartRun:
     )  # fmt: skip
     if child.returncode != 0:
         sys.stderr.write(child.stderr.decode("utf-8", "replace"))
-        return PartRun(0.0, 0.0, 0, False, 0)
+        return PartRun(0.0, 0.0, 0, False)
     wall, cpu = (float(x) for x in child.stdout.split()[-2:])
-    return PartRun(wall, cpu, 0, True, 0)
+    return PartRun(wall, cpu, 0, True)
 
 
 def cpu_so_far() -> float:
@@ -350,6 +350,9 @@ def per_test_report(part: str, runs_of: dict[bool, list[PartRun]]) -> None:
         return statistics.median(values) if values else float("nan")
 
     names = list(dict.fromkeys(t.name for r in runs_of[False] + runs_of[True] for t in r.tests))
+    if not names:
+        print(f"  {part} by test: no test recorded its figures (see the runs' failures)")
+        return
     print(
         f"  {part} by test{'':18} CPU sealed / in-process = ratio; RPCs sealed / in-process; "
         f"agreements sealed / in-process; per RPC ratio"
