@@ -133,7 +133,8 @@ def _get_state(self):
 
 Raft.GetState = _get_state
 """),
-    # A correct Raft whose peer host writes garbage to its channel (its fd is in argv).
+    # A correct Raft whose peer host writes garbage to its channel and its lanes (their
+    # fds are in argv).
     "Garbage": ("reference", """
 _make = Make
 
@@ -142,8 +143,10 @@ def Make(peers, me, persister, applyCh):
     import os, struct, sys
 
     rf = _make(peers, me, persister, applyCh)
-    if sys.argv[0].endswith("__main__.py") and sys.argv[1:2] and sys.argv[1].isdigit():
-        os.write(int(sys.argv[1]), struct.pack("<I", 12) + b"\\xde\\xad\\xbe\\xef" * 3)
+    fds = sys.argv[1].split(",") if sys.argv[1:2] else []
+    if sys.argv[0].endswith("__main__.py") and fds and all(fd.isdigit() for fd in fds):
+        for fd in fds:
+            os.write(int(fd), struct.pack("<I", 12) + b"\\xde\\xad\\xbe\\xef" * 3)
     return rf
 """),
 }

@@ -120,9 +120,9 @@ class TellsItsProcess(Raft):
 
 
 def _garbage(payload: bytes) -> None:
-    """Write payload on the peer host's channel, whose fd is in its command line."""
+    """Write payload on the peer host's main channel, whose fd is first in its command line."""
     time.sleep(0.3)
-    os.write(int(sys.argv[1]), payload)
+    os.write(int(sys.argv[1].split(",")[0]), payload)
 
 
 def _forged_sample() -> None:
@@ -132,7 +132,7 @@ def _forged_sample() -> None:
     from harness.runtime.wire import Channel
 
     time.sleep(0.3)
-    chan = Channel(socket.socket(fileno=os.dup(int(sys.argv[1]))))
+    chan = Channel(socket.socket(fileno=os.dup(int(sys.argv[1].split(",")[0]))))
     chan.send("inspected", None, time.monotonic(), ["delta", {}, 0, 5, [(1, 101)]])
 
 
@@ -154,6 +154,44 @@ class SendsGarbage(Raft):
 
 class SendsHugeFrame(SendsGarbage):
     PAYLOAD = struct.pack("<I", 1 << 31)
+
+
+def _garbage_on_lanes() -> None:
+    """Write a frame of garbage on each of the host's lanes (fds after its channel's)."""
+    for fd in sys.argv[1].split(",")[1:]:
+        os.write(int(fd), SendsGarbage.PAYLOAD)
+
+
+class SendsGarbageOnLanes(Raft):
+    """Garbage on its lanes, which the tester reads at its next call there."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        if self.me == 0:
+            _garbage_on_lanes()
+
+
+class SavesInStart(Raft):
+    """Each Start saves its command as the Raft's state before it returns."""
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        self.persister.Save(str(command).encode(), None)
+        return -1, 0, False
+
+
+class BlocksInStart(Raft):
+    """A Start of "block" waits until a Start of "free" comes."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.freed = threading.Event()
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        if command == "block":
+            self.freed.wait()
+        elif command == "free":
+            self.freed.set()
+        return -1, 0, False
 
 
 class OddStart(Raft):
@@ -201,6 +239,9 @@ MakeStuckGetState = _maker(StuckGetState)
 MakeSendsGarbage = _maker(SendsGarbage)
 MakeForgesLogSample = _maker(ForgesLogSample)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
+MakeSendsGarbageOnLanes = _maker(SendsGarbageOnLanes)
+MakeSavesInStart = _maker(SavesInStart)
+MakeBlocksInStart = _maker(BlocksInStart)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)
 MakeOddStart = _maker(OddStart)

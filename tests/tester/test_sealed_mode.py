@@ -26,6 +26,7 @@ import sealed_fixtures as fx
 from harness import hangs, leftovers
 from harness.config import make_config
 from harness.runtime import sealed
+from harness.runtime.lanes import LANES, LaneBroken, _check
 from harness.runtime.sealed import HELLO_SECONDS
 from harness.runtime.wire import APPLY_FIELDS, MAX_BYTES, Channel, WireError, expect, fits
 
@@ -106,6 +107,7 @@ def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
     "make, why",
     [
         (fx.MakeSendsGarbage, "a message of unknown kind byte 104"),
+        (fx.MakeSendsGarbageOnLanes, "a message of unknown kind byte 104"),
         (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
         (fx.MakeForgesLogSample, "an inspect() sample that does not fit"),
     ],
@@ -342,6 +344,60 @@ def test_an_answer_of_another_requests_kind_is_refused(
     with pytest.raises(WireError, match=why):
         host._handle(message)
     assert 1 in host._answers  # still waiting: the host's end answers it as a failure
+
+
+@pytest.mark.parametrize("sealed_mode", [False, True])
+def test_a_lab_calls_saves_are_in_the_testers_store_when_it_returns(sealed_mode: bool) -> None:
+    """A call on a lane (runtime/lanes.py) returns once the tester has handled what its
+    host sent before answering on the main channel: the Saves the call made."""
+    with make_config(1, False, make=fx.MakeSavesInStart, sealed=sealed_mode) as cfg:
+        peer, store = cfg.rafts[0], cfg.saved[0]
+        assert peer is not None and store is not None
+        for i in range(300):
+            peer.Start(i)
+            assert store.ReadRaftState() == str(i).encode()
+        cfg.end()
+
+
+def test_calls_go_on_when_every_lane_is_held_by_a_call_that_blocks() -> None:
+    """A call that never returns keeps its lane, as it keeps its thread in-process;
+    with every lane held, calls go on the main channel."""
+    with make_config(1, False, make=fx.MakeBlocksInStart, sealed=True) as cfg:
+        peer = cfg.rafts[0]
+        assert peer is not None
+        lanes = peer.raft._host._lanes
+        blocked = [threading.Thread(target=peer.Start, args=("block",)) for _ in range(LANES)]
+        for t in blocked:
+            t.start()
+        deadline = time.monotonic() + 5
+        while lanes._free and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not lanes._free, "the blocking Starts did not take every lane"
+        assert peer.GetState() == (0, False)
+        peer.Start("free")
+        for t in blocked:
+            t.join(5)
+            assert not t.is_alive()
+        assert len(lanes._free) == LANES  # given back once answered
+        cfg.end()
+
+
+@pytest.mark.parametrize(
+    "fence, answer, why",
+    [
+        (("done", 1, None, ""), ("done", 1, None, ""), "a 'done' message on a lane, where"),
+        (("after",), ("done", 1, None, ""), r"a 'after' message shaped \(\)"),
+        (("after", 0), ("rpc_done", 1, b"", ""), "a 'rpc_done' answer on a lane to request 1"),
+        (("after", 0), ("done", 2, None, ""), "to request 2, where 1 was asked"),
+        (("after", 0), ("done", 1), r"a 'done' message shaped \(int\)"),
+    ],
+)
+def test_a_lanes_answer_is_checked(
+    fence: tuple[Any, ...], answer: tuple[Any, ...], why: str
+) -> None:
+    with pytest.raises(LaneBroken, match=why):
+        _check("GetState", 1, fence, answer)
+    assert _check("Start", 1, ("after", 3), ("started", 1, 5, 2, True)) == (3, [5, 2, True], None)
 
 
 def test_the_hosts_apply_fields_are_the_testers() -> None:

@@ -1,23 +1,25 @@
 """One Raft peer behind a channel: the host side of sealed mode.
 
-The tester starts the process with one socket (its only way out) and the name
-of the Make to call. The host imports the student's module at once, so that a
-spare host is warm when the tester needs a peer, then waits for ("make", caller,
-me, endnames, raftstate, snapshot, ...) and calls Make with stand-ins that
-forward to the tester:
+The tester starts the process with its sockets (its only way out: the main
+channel, and the lanes of runtime/lanes.py) and the name of the Make to call.
+The host imports the student's module at once, so that a spare host is warm
+when the tester needs a peer, then waits for ("make", caller, me, endnames,
+raftstate, snapshot, ...) and calls Make with stand-ins that forward to the
+tester:
 
   * a ClientEnd per peer, whose Call sends ("call", ...) and waits for the
     network's answer, so every RPC takes the tester's labrpc path;
   * a Persister that keeps a copy for reads and sends each Save to the tester,
-    on the same channel and so in order with the replies that follow it;
+    on the main channel and so in order with the replies that follow it;
   * an applyCh whose put waits until the tester has taken the message (Go's
     unbuffered channel).
 
-Requests from the tester (Make, RPCs, GetState/Start/Snapshot/Kill/inspect,
-stacks) run on workers, handler threads as in-process; who reads the channel
-is readers.py's. A lab call (Make, GetState, ...) runs in-process on the tester
-thread that makes it, so here it runs as that thread (its caller): under its
-name, and in race mode ordered as its accesses are, so that reports read the same.
+Requests on the main channel (Make, RPCs, stacks, and lab calls when no lane is
+free) run on workers, handler threads as in-process; who reads that channel is
+readers.py's. Each lane has a thread of its own, which runs the calls on it. A
+lab call (Make, GetState, ...) runs in-process on the tester thread that makes
+it, so here it runs as that thread (its caller): under its name, and in race
+mode ordered as its accesses are, so that reports read the same.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from harness.rpckinds import describe_handlers
 from harness.runtime.wire import APPLY_FIELDS, CALLER_KINDS, Channel, fits
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
+from labrpc.pool import report_exception
 from labrpc.service import LabrpcError, register_handler_types
 
 SAMPLER = "tester-timeline"  # the thread that samples the Raft for the timeline
@@ -51,7 +54,9 @@ LOG_SLACK = 1.5  # the safety checks' log sample waits up to this many intervals
 
 
 class Host:
-    def __init__(self, chan: Channel, module: str, make: str, race: bool) -> None:
+    def __init__(
+        self, chan: Channel, module: str, make: str, race: bool, lanes: list[Channel]
+    ) -> None:
         self.chan = chan
         self.readers = Readers(chan, frozenset(("called", "taken")), self._request)
         self._make = getattr(importlib.import_module(module), make)
@@ -74,7 +79,11 @@ class Host:
         self._killed = threading.Event()  # Kill() was called: the sampler stops
         # Set by stir(), when the timeline samples; made before the peer's threads start.
         self._stirred: threading.Event | None = None
-        self._baseline = set(threading.enumerate())
+        for n, lane in enumerate(lanes, 1):
+            threading.Thread(
+                target=self._serve_lane, args=(lane,), name=f"peerhost-lane-{n}", daemon=True
+            ).start()
+        self._baseline = set(threading.enumerate())  # no leftover of the Raft's
 
     # -- requests of the host's own ------------------------------------------------
 
@@ -105,7 +114,23 @@ class Host:
             return lambda: self._as_caller(message[1], lambda: self._make_peer(*message[2:]))
         if kind == "rpc":
             return lambda: self._rpc(*message[1:])
-        return lambda: self._invoke(*message)
+        return lambda: self._invoke(self.chan.send, *message)
+
+    def _serve_lane(self, lane: Channel) -> None:
+        """The lab's calls that come on a lane (runtime/lanes.py), one at a time, each
+        run on this thread as its caller; each answer after how many frames the main
+        channel had carried by then, so the tester handles its Saves first."""
+
+        def answer(*message: Any) -> None:
+            lane.send_frames(("after", self.chan.frames_sent), message)
+
+        while True:
+            try:
+                self._invoke(answer, *lane.receive())
+            except (EOFError, OSError):
+                return  # the tester is done with this host
+            except BaseException:
+                report_exception()  # as a worker's job does (readers.py)
 
     def _make_peer(
         self, me: int, endnames: list[str], raftstate: bytes, snapshot: bytes, epoch: float,
@@ -208,19 +233,20 @@ class Host:
         self.chan.send("rpc_done", token, reply, "")
         self.stir()
 
-    def _invoke(self, kind: str, token: int, *args: Any) -> None:
+    def _invoke(self, send: Callable[..., None], kind: str, token: int, *args: Any) -> None:
+        """Make the call a request names, and send(*answer)."""
         try:
             if kind in CALLER_KINDS:
                 value = self._as_caller(args[0], lambda: self._call(kind, *args[1:]))
             else:
                 value = self._call(kind, *args)
         except BaseException as e:
-            self.chan.send("done", token, None, _raised(e))
+            send("done", token, None, _raised(e))
             return
         if kind == "Start" and fits("started", token, *value):
-            self.chan.send("started", token, *value)
+            send("started", token, *value)
         else:
-            self.chan.send("done", token, value, "")
+            send("done", token, value, "")
         if kind in ("Start", "Snapshot"):
             self.stir()
 
@@ -492,11 +518,12 @@ def main() -> None:
     if sys.argv[1] == "--rebound":
         rebound(sys.argv[2], sys.argv[3])
         return
-    fd, module, make = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    fds, module, make = [int(fd) for fd in sys.argv[1].split(",")], sys.argv[2], sys.argv[3]
     race = "--race" in sys.argv[4:]
-    chan = Channel(socket.socket(fileno=fd))
+    chan = Channel(socket.socket(fileno=fds[0]))
+    lanes = [Channel(socket.socket(fileno=fd)) for fd in fds[1:]]
     try:
-        host = Host(chan, module, make, race)
+        host = Host(chan, module, make, race, lanes)
     except BaseException:
         chan.send("broken", traceback.format_exc())
         raise SystemExit(1) from None

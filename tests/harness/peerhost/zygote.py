@@ -11,9 +11,9 @@ none of it). It runs one thread, so a fork copies no lock another thread holds.
 It talks to the tester over a SOCK_SEQPACKET socket, one JSON message a packet:
 
   * ["fork", argv, env, cwd] with the host's output and, for a host that
-    serves a peer, its channel: the child makes the first its stdout and
-    stderr, takes env and cwd, and runs host.py's main with argv (after the
-    channel's fd, if there is one); the answer is ["forked", pid] with a pidfd
+    serves a peer, its channels (at most MAX_CHANNELS): the child makes the
+    first its stdout and stderr, takes env and cwd, and runs host.py's main
+    with argv (after the channels' fds, comma-separated); the answer is ["forked", pid] with a pidfd
     of the child, through which the tester signals it and sees it end;
   * ["status", pid]: the answer is ["status", pid, returncode] once the child
     has ended (returncode as subprocess's: -N for signal N), None for a pid
@@ -44,6 +44,7 @@ WARM = ("bisect", "collections", "copy", "dataclasses", "enum", "logging", "math
         "random", "string", "typing")  # fmt: skip
 
 MAX_PACKET = 1 << 20
+MAX_CHANNELS = 8  # a host's main channel and its lanes (runtime/lanes.py)
 
 
 class Zygote:
@@ -63,7 +64,7 @@ class Zygote:
                 os.read(self._wake_r, 4096)
                 self._reap()
             if self._sock.fileno() in ready:
-                data, fds, _, _ = socket.recv_fds(self._sock, MAX_PACKET, 2)
+                data, fds, _, _ = socket.recv_fds(self._sock, MAX_PACKET, 1 + MAX_CHANNELS)
                 if not data:
                     return  # the tester has gone
                 self._handle(json.loads(data), fds)
@@ -126,8 +127,8 @@ class Zygote:
                 sys.path[0] = cwd  # as `python -m` puts its cwd first
             self._precompiled.install()
             script = os.path.join(os.path.dirname(harness.peerhost.host.__file__), "__main__.py")
-            # as `python -m harness.peerhost FD ...` has it
-            sys.argv = [script, *(str(fd) for fd in channel), *argv]
+            # as `python -m harness.peerhost FDS ...` has it
+            sys.argv = [script, *([",".join(map(str, channel))] if channel else []), *argv]
             harness.peerhost.host.main()
             code = 0
         except SystemExit as e:

@@ -51,16 +51,18 @@ def forks(env: dict[str, str], wrap: list[str]) -> bool:
 
 
 def start(
-    args: list[str], channel: socket.socket, env: dict[str, str], wrap: list[str]
+    args: list[str], channels: list[socket.socket], env: dict[str, str], wrap: list[str]
 ) -> HostProcess:
-    """A host running `python -m harness.peerhost FD *args`, FD its end of channel."""
+    """A host running `python -m harness.peerhost FDS *args`, FDS its ends of
+    channels, comma-separated: its main channel's first, then its lanes'."""
     if forks(env, wrap):
-        forked = _zygote_for(env).fork(args, channel, env)
+        forked = _zygote_for(env).fork(args, channels, env)
         if forked is not None:
             return forked
+    fds = [c.fileno() for c in channels]
     return subprocess.Popen(
-        [*wrap, *_python(), "-m", "harness.peerhost", str(channel.fileno()), *args],
-        pass_fds=(channel.fileno(),),
+        [*wrap, *_python(), "-m", "harness.peerhost", ",".join(map(str, fds)), *args],
+        pass_fds=fds,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -73,7 +75,7 @@ def run(
 ) -> tuple[int | None, bytes]:
     """`python -m harness.peerhost *args`, with no channel, to its end: its returncode
     (None if it ran out of time, and was killed) and its output."""
-    forked = _zygote_for(env).fork(args, None, env) if forks(env, wrap) else None
+    forked = _zygote_for(env).fork(args, [], env) if forks(env, wrap) else None
     if forked is None:
         try:
             done = subprocess.run(
@@ -159,14 +161,14 @@ class _Zygote:
         self.broken = False  # guarded by _mu
 
     def fork(
-        self, args: list[str], channel: socket.socket | None, env: dict[str, str]
+        self, args: list[str], channels: list[socket.socket], env: dict[str, str]
     ) -> _Forked | None:
-        """A host forked with these args (after its channel's fd, if it has one), env
+        """A host forked with these args (after its channels' fds, if it has any), env
         and this process's cwd; None if the zygote cannot fork (its trouble is
         reported once, on stderr)."""
         out_r, out_w = os.pipe()
         try:
-            fds = [out_w] if channel is None else [out_w, channel.fileno()]
+            fds = [out_w, *(c.fileno() for c in channels)]
             answer = self._ask(["fork", args, env, os.getcwd()], fds)
         finally:
             os.close(out_w)

@@ -5,7 +5,8 @@ tester's objects, pytest's and the report's, and peers can agree through a
 module-level variable instead of RPCs. Sealed, the test process is pytest, the
 tester, labrpc's network and the report, and nothing else. Each peer is a peer
 host (harness/peerhost), a process that imports the student's raft and calls
-Make, joined to the tester by one socket (harness/runtime/wire.py):
+Make, joined to the tester by one socket (harness/runtime/wire.py), and by a
+few lanes that carry the lab's calls alone (harness/runtime/lanes.py):
 
   * the network stays here: a peer's Call arrives as ("call", ...) and takes
     labrpc's path (Network.call_later: call_bytes's journey, with no thread
@@ -16,8 +17,8 @@ Make, joined to the tester by one socket (harness/runtime/wire.py):
     process given the tester's copy, as Go's tester does;
   * applyCh messages cross with Go's unbuffered semantics: the host's put
     returns when the tester's applier has taken the message;
-  * GetState/Start/Snapshot/Kill/inspect are requests to the host, timed by
-    the same hang watch; a hang's report lists the host's threads;
+  * GetState/Start/Snapshot/Kill/inspect are requests to the host, on a free
+    lane, timed by the same hang watch; a hang's report lists the host's threads;
   * thread errors, race mode's reports, labgob's and DPrintf's lines come from
     the host and read as they do in-process.
 
@@ -54,7 +55,8 @@ from harness.observe import CRASHED, Peer, Sample, SelfSampling
 from harness.rpckinds import RpcKinds
 from harness.runtime import hostprocs
 from harness.runtime.hostprocs import HostProcess
-from harness.runtime.wire import Channel, WireError, expect
+from harness.runtime.lanes import LANE_KINDS, LANES, LaneBroken, LaneEnded, Lanes
+from harness.runtime.wire import ANSWERED_BY, Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
 from labrpc.service import LabrpcError
 
@@ -147,9 +149,7 @@ def _a(noun: str) -> str:
 
 
 _ENDED = "(its process ended)"  # the error of a request whose host is gone
-
-# The kinds of message that may answer a request of each kind (any other: "done").
-_ANSWERED_BY = {"rpc": ("rpc_done",), "Start": ("started", "done")}
+_NO_LANE = object()  # a request that found no lane free
 
 
 class PeerGone(AssertionError):
@@ -163,7 +163,7 @@ class _Answer:
     __slots__ = ("kind", "done", "value", "error", "then")
 
     def __init__(self, kind: str, then: Callable[[Any, str | None], None] | None = None) -> None:
-        self.kind = kind  # the request's: only the kinds in _ANSWERED_BY[kind] answer it
+        self.kind = kind  # the request's: only the kinds in ANSWERED_BY[kind] answer it
         self.done = threading.Lock()
         self.done.acquire()
         self.value: Any = None
@@ -184,15 +184,21 @@ class _Host:
     def __init__(self, runtime: Sealed) -> None:
         self._runtime = runtime
         self.server = -1  # which server it runs, once attached
-        parent, child = socket.socketpair()
+        pairs = [socket.socketpair() for _ in range(1 + LANES)]  # the main channel, lanes
         args = [runtime.make_module, runtime.make_name, *(["--race"] if runtime.race_mode else [])]
-        self.proc: HostProcess = hostprocs.start(args, child, runtime.env, runtime.wrap)
-        child.close()
-        self.chan = Channel(parent)
+        self.proc: HostProcess = hostprocs.start(
+            args, [child for _, child in pairs], runtime.env, runtime.wrap
+        )
+        for _, child in pairs:
+            child.close()
+        self.chan = Channel(pairs[0][0])
+        self._lanes = Lanes([ours for ours, _ in pairs[1:]])
         self._mu = threading.Lock()
         self._answers: dict[int, _Answer] = {}  # guarded by _mu
         self._next = 0  # guarded by _mu
         self.gone = False  # guarded by _mu: the process ended (or was killed)
+        self._handled = 0  # guarded by _mu: the frames of the main channel handled
+        self._progress = threading.Condition(self._mu)  # _handled grew, or gone was set
         self._samples: list[Sample] = []  # guarded by _mu: the timeline's, not yet taken
         # The safety checks' samples (at, answer), not yet taken; guarded by _mu.
         self._inspections: list[tuple[float, Any]] = []
@@ -246,6 +252,10 @@ class _Host:
 
     def request(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
         """Ask the host to call kind (GetState, Start, ...) and return its answer."""
+        if timeout is None and kind in LANE_KINDS:
+            value = self._request_on_lane(kind, *args)
+            if value is not _NO_LANE:
+                return value
         answer = self._ask(kind, *args)
         if not answer.done.acquire(timeout=-1 if timeout is None else timeout):
             raise PeerGone(f"server {self.server}'s host did not answer {kind} in time")
@@ -290,6 +300,45 @@ class _Host:
         except OSError:
             pass  # the reader sees the end and answers every waiting request
         return answer
+
+    def _request_on_lane(self, kind: str, *args: Any) -> Any:
+        """request() on a free lane (runtime/lanes.py); _NO_LANE if none is free."""
+        with self._mu:
+            if self.gone:
+                raise PeerGone(f"server {self.server}'s process has ended")
+            self._next += 1
+            token = self._next
+        try:
+            answer = self._lanes.call(kind, token, *args)
+        except LaneEnded:
+            self._wait_gone()
+            raise PeerGone(f"server {self.server}: {kind}() raised {_ENDED}") from None
+        except LaneBroken as e:
+            self.fail_wire(str(e))
+            raise PeerGone(f"server {self.server}: {kind}() raised {_ENDED}") from None
+        if answer is None:
+            return _NO_LANE
+        sent, value, error = answer
+        self._wait_handled(sent)
+        if error is not None:
+            raise PeerGone(f"server {self.server}: {kind}() raised {error}")
+        return value
+
+    def _wait_handled(self, frames: int) -> None:
+        """Until the reader has handled the first frames of the main channel (a lane's
+        answer comes after them), or the host has gone."""
+        with self._mu:
+            while self._handled < frames and not self.gone:
+                self._progress.wait()
+
+    def _wait_gone(self) -> None:
+        """A lane has closed: until the reader has seen the main channel close too, so
+        that the request fails as one on the main channel would. A host that closes a
+        lane and keeps running breaks the rules."""
+        with self._mu:
+            gone = self._progress.wait_for(lambda: self.gone, EXIT_SECONDS)
+        if not gone:
+            self.fail_wire("it closed a lane of its channel")
 
     def take_samples(self) -> list[Sample]:
         with self._mu:
@@ -337,6 +386,7 @@ class _Host:
         for t in self._threads:
             t.join(EXIT_SECONDS)
         self.chan.close()
+        self._lanes.close()
 
     # -- what the host sends -----------------------------------------------------------
 
@@ -345,6 +395,9 @@ class _Host:
         try:
             while True:
                 self._handle(self.chan.receive())
+                with self._mu:
+                    self._handled += 1
+                    self._progress.notify_all()
         except EOFError:
             pass
         except (WireError, OSError) as e:
@@ -362,6 +415,7 @@ class _Host:
             self.gone = True
             self.ended = ended
             answers, self._answers = self._answers, {}
+            self._progress.notify_all()
         self.hello.set()  # no hello will come: nobody waits for it
         for answer in answers.values():
             answer.give(None, _ENDED if answer.then is None else None)
@@ -455,7 +509,7 @@ class _Host:
         """Answer request token with a message of kind, which must be one that answers it."""
         with self._mu:
             answer = self._answers.get(token)
-            its_kind = answer is not None and kind in _ANSWERED_BY.get(answer.kind, ("done",))
+            its_kind = answer is not None and kind in ANSWERED_BY.get(answer.kind, ("done",))
             if its_kind:
                 del self._answers[token]
         if answer is None:

@@ -26,6 +26,7 @@ from typing import Any
 import labgob
 
 __all__ = [
+    "ANSWERED_BY",
     "APPLY_FIELDS",
     "CALLER_KINDS",
     "GENERAL",
@@ -60,6 +61,9 @@ LAYOUTS = {
     # CommandIndex, SnapshotValid, Snapshot, SnapshotTerm, SnapshotIndex), the putting
     # thread's name, and where it put.
     "apply": "T?vi?biiss",
+    # Before a lane's answer (runtime/lanes.py): how many frames the host had sent on
+    # its main channel when it answered.
+    "after": "T",
 }
 GENERAL = {"started": "done", "apply": "apply_any"}
 # raft.ApplyMsg's fields in the "apply" layout's order, each with the value the tester
@@ -76,6 +80,9 @@ _CODES = {kind: code for code, kind in enumerate(LAYOUTS, start=1)}
 # and in race mode ordered so).
 CALLER_KINDS = frozenset(("make", "GetState", "Start", "Snapshot", "Kill", "inspect"))
 _KINDS = {code: kind for kind, code in _CODES.items()}
+# The kinds of answer to a request of the tester's, by the request's kind: "done" unless
+# named here.
+ANSWERED_BY = {"rpc": ("rpc_done",), "Start": ("started", "done")}
 
 
 class WireError(Exception):
@@ -88,14 +95,23 @@ class Channel:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._send_mu = threading.Lock()  # one frame at a time
+        self._send_mu = threading.Lock()  # one write of frames at a time
+        self.frames_sent = 0  # written under _send_mu; a read without it is a lower bound
         self._rfile = sock.makefile("rb", buffering=1 << 16)
 
     def send(self, *message: Any) -> None:
-        code = _CODES.get(message[0], 0)
-        data = _pack(code, message) if code else b"\x00" + labgob.encode(message)
+        self.send_frames(message)
+
+    def send_frames(self, *messages: tuple[Any, ...]) -> None:
+        """Each message in turn, in one write: the reader wakes once for them all."""
+        frames = []
+        for message in messages:
+            code = _CODES.get(message[0], 0)
+            data = _pack(code, message) if code else b"\x00" + labgob.encode(message)
+            frames.append(_u32.pack(len(data)) + data)
         with self._send_mu:
-            self._sock.sendall(_u32.pack(len(data)) + data)
+            self._sock.sendall(b"".join(frames) if len(frames) > 1 else frames[0])
+            self.frames_sent += len(frames)
 
     def receive(self) -> tuple[Any, ...]:
         """The next message; EOFError once the other end has closed."""
