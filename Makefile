@@ -101,8 +101,9 @@ lint: $(LINT_STAMP)
 	echo "mypy --strict $(MYPY_DIRS)"; $(VENV)/bin/mypy --strict $(MYPY_DIRS) || failed="$$failed mypy"; \
 	if [ -n "$$failed" ]; then echo "make lint: failed:$$failed (see above)"; exit 1; fi
 
+# make bench ARGS="sealed --parts=3C --rounds=2": one section, one part (bench/__main__.py)
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 stress: $(STAMP)
 	$(PY) -m tools.stress '$(T)' -n $(N) -p $(or $(P),2)

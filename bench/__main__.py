@@ -1,4 +1,9 @@
-"""Run the benchmarks and print their figures: python -m bench [--quick] [SECTION ...]."""
+"""Run the benchmarks and print their figures:
+
+    python -m bench [--quick] [SECTION ...] [--parts=3A,3C] [--rounds=N]
+
+--parts and --rounds choose the lab parts the sealed section runs, and how many
+rounds of each (the full section runs every part three times, some 40 minutes)."""
 
 from __future__ import annotations
 
@@ -43,13 +48,23 @@ SECTIONS = {
 
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
+    options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     names = [a for a in argv if not a.startswith("-")] or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         sys.exit(f"unknown benchmark(s) {unknown}; choose from {list(SECTIONS)}")
+    parts = options.pop("parts", "").split(",") if "parts" in options else None
+    rounds = options.pop("rounds", "0")
+    if options or not rounds.isdigit():
+        sys.exit(f"unknown options {argv}; the options are --quick, --parts=3A,3C, --rounds=N")
+    if parts is not None and (bad := [p for p in parts if p not in sealed_bench.PARTS]):
+        sys.exit(f"unknown part(s) {bad} for --parts; choose from {list(sealed_bench.PARTS)}")
     print(f"pinned to {pin_to_one_cpu()}")
     for name in names:
-        SECTIONS[name](quick)
+        if name == "sealed":
+            sealed_bench.report(quick, parts, int(rounds))
+        else:
+            SECTIONS[name](quick)
 
 
 if __name__ == "__main__":

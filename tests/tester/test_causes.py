@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from harness.causes import Causes, rebound_parameters
@@ -43,7 +44,7 @@ class Raft:
 def test_a_handler_that_rebinds_its_parameters_is_named_with_its_line() -> None:
     found = rebound_parameters(Raft)
     assert len(found) == 2, found
-    assert found[0].startswith("tests/tester/test_causes.py:")
+    assert found[0].startswith(f"{os.path.relpath(__file__)}:")  # from where pytest runs
     assert "Raft.Rebinds() assigns to its parameter args (args, reply = Args(), " in found[0]
     assert "Raft.Rebinds() assigns to its parameter reply" in found[1]
 
