@@ -16,7 +16,7 @@ channel as before.
 Order: a Raft's Save goes on the main channel, and must be in the tester's Store
 before the Start that made it returns, as in-process. So a lane's answer comes
 after ("after", n): the host had sent n frames on its main channel by then, and
-the caller waits until the tester has handled that many (wait_handled).
+the caller waits until the tester has handled that many (sealed.py, _Host._wait_handled).
 
 A lane is read by the tester like the main channel: its frames are checked, and
 one that breaks the rules fails the peer's test (LaneBroken).
