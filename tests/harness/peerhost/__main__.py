@@ -1,4 +1,5 @@
-"""python -m harness.peerhost FD MODULE MAKE [--race]: serve one peer over socket FD.
+"""python -m harness.peerhost FDS MODULE MAKE [--race]: serve one peer over sockets
+FDS, comma-separated: its main channel's, then its lanes' (harness/runtime/lanes.py).
 
 python -m harness.peerhost --rebound MODULE MAKE: print the handlers' rebound
 parameters (harness/causes.py), for pytest's header in a sealed run.

@@ -510,7 +510,7 @@ def rebound(module: str, make: str) -> None:
 
 
 def module_named(argv: list[str]) -> str:
-    """The module a host's arguments (after its channel's fd) name, which it imports."""
+    """The module a host's arguments (after its channels' fds) name, which it imports."""
     return argv[1] if argv[:1] == ["--rebound"] else argv[0]
 
 
