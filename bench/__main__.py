@@ -55,7 +55,8 @@ def main(argv: list[str]) -> None:
         sys.exit(f"unknown benchmark(s) {unknown}; choose from {list(SECTIONS)}")
     parts = options.pop("parts", "").split(",") if "parts" in options else None
     rounds = options.pop("rounds", "0")
-    if options or not rounds.isdigit():
+    bare = [a for a in argv if a.startswith("-") and a != "--quick" and "=" not in a]
+    if options or bare or not rounds.isdigit():
         sys.exit(f"unknown options {argv}; the options are --quick, --parts=3A,3C, --rounds=N")
     if parts is not None and (bad := [p for p in parts if p not in sealed_bench.PARTS]):
         sys.exit(f"unknown part(s) {bad} for --parts; choose from {list(sealed_bench.PARTS)}")

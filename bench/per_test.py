@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Generator
 from typing import Any
@@ -22,8 +21,6 @@ import pytest
 from bench.sealed_bench import cpu_so_far  # which puts tests/ on the path, for harness
 
 ENV = "RAFTLAB_BENCH_TESTS"
-# Go's Passed line: secs, peers, rpcs, bytes, cmds.
-_PASSED = re.compile(r"\.\.\. Passed --\s+[\d.]+\s+\d+\s+(\d+)\s+\d+\s+(\d+)")
 
 _work: dict[str, tuple[int, int]] = {}  # a test's nodeid -> (rpcs, cmds), once it has passed
 
@@ -36,8 +33,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     current = transcript.current()  # still this test's: the plugin stops it at teardown
     rpcs = cmds = 0
     for line in current.lines if current is not None else []:
-        if found := _PASSED.search(line):
-            rpcs, cmds = rpcs + int(found[1]), cmds + int(found[2])
+        if line.startswith(transcript.PASSED):  # then secs, peers, rpcs, bytes, cmds
+            _, _, n_rpcs, _, n_cmds = line.removeprefix(transcript.PASSED).split()
+            rpcs, cmds = rpcs + int(n_rpcs), cmds + int(n_cmds)
     _work[item.nodeid] = (rpcs, cmds)
 
 

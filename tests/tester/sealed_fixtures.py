@@ -171,6 +171,18 @@ class SendsGarbageOnLanes(Raft):
             _garbage_on_lanes()
 
 
+class ClosesItsLanes(Raft):
+    """Shuts its lanes down and runs on."""
+
+    def __init__(self, *args: Any) -> None:
+        import socket
+
+        super().__init__(*args)
+        if self.me == 0:
+            for fd in sys.argv[1].split(",")[1:]:
+                socket.socket(fileno=os.dup(int(fd))).shutdown(socket.SHUT_RDWR)
+
+
 class SavesInStart(Raft):
     """Each Start saves its command as the Raft's state before it returns."""
 
@@ -241,6 +253,7 @@ MakeForgesLogSample = _maker(ForgesLogSample)
 MakeSendsHugeFrame = _maker(SendsHugeFrame)
 MakeSendsGarbageOnLanes = _maker(SendsGarbageOnLanes)
 MakeSavesInStart = _maker(SavesInStart)
+MakeClosesItsLanes = _maker(ClosesItsLanes)
 MakeBlocksInStart = _maker(BlocksInStart)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)

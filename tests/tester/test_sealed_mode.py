@@ -108,6 +108,7 @@ def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
     [
         (fx.MakeSendsGarbage, "a message of unknown kind byte 104"),
         (fx.MakeSendsGarbageOnLanes, "a message of unknown kind byte 104"),
+        (fx.MakeClosesItsLanes, "it closed a lane of its channel"),
         (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
         (fx.MakeForgesLogSample, "an inspect() sample that does not fit"),
     ],

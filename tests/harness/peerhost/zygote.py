@@ -13,8 +13,9 @@ It talks to the tester over a SOCK_SEQPACKET socket, one JSON message a packet:
   * ["fork", argv, env, cwd] with the host's output and, for a host that
     serves a peer, its channels (at most MAX_CHANNELS): the child makes the
     first its stdout and stderr, takes env and cwd, and runs host.py's main
-    with argv (after the channels' fds, comma-separated); the answer is ["forked", pid] with a pidfd
-    of the child, through which the tester signals it and sees it end;
+    with argv (after the channels' fds, comma-separated); the answer is
+    ["forked", pid] with a pidfd of the child, through which the tester
+    signals it and sees it end;
   * ["status", pid]: the answer is ["status", pid, returncode] once the child
     has ended (returncode as subprocess's: -N for signal N), None for a pid
     that is not, or no longer, a child of this process.

@@ -289,12 +289,7 @@ class _Host:
         self, kind: str, *args: Any, then: Callable[[Any, str | None], None] | None = None
     ) -> _Answer:
         answer = _Answer(kind, then)
-        with self._mu:
-            if self.gone:
-                raise PeerGone(f"server {self.server}'s process has ended")
-            self._next += 1
-            token = self._next
-            self._answers[token] = answer
+        token = self._new_token(answer)
         try:
             self.chan.send(kind, token, *args)
         except OSError:
@@ -303,13 +298,8 @@ class _Host:
 
     def _request_on_lane(self, kind: str, *args: Any) -> Any:
         """request() on a free lane (runtime/lanes.py); _NO_LANE if none is free."""
-        with self._mu:
-            if self.gone:
-                raise PeerGone(f"server {self.server}'s process has ended")
-            self._next += 1
-            token = self._next
         try:
-            answer = self._lanes.call(kind, token, *args)
+            answer = self._lanes.call(kind, self._new_token(), *args)
         except LaneEnded:
             self._wait_gone()
             raise PeerGone(f"server {self.server}: {kind}() raised {_ENDED}") from None
@@ -323,6 +313,17 @@ class _Host:
         if error is not None:
             raise PeerGone(f"server {self.server}: {kind}() raised {error}")
         return value
+
+    def _new_token(self, answer: _Answer | None = None) -> int:
+        """A request's token, its answer waited for (if given) by the reader; PeerGone
+        once the host is gone."""
+        with self._mu:
+            if self.gone:
+                raise PeerGone(f"server {self.server}'s process has ended")
+            self._next += 1
+            if answer is not None:
+                self._answers[self._next] = answer
+            return self._next
 
     def _wait_handled(self, frames: int) -> None:
         """Until the reader has handled the first frames of the main channel (a lane's

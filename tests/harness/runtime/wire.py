@@ -100,18 +100,17 @@ class Channel:
         self._rfile = sock.makefile("rb", buffering=1 << 16)
 
     def send(self, *message: Any) -> None:
-        self.send_frames(message)
+        frame = _frame(message)
+        with self._send_mu:
+            self._sock.sendall(frame)
+            self.frames_sent += 1
 
     def send_frames(self, *messages: tuple[Any, ...]) -> None:
         """Each message in turn, in one write: the reader wakes once for them all."""
-        frames = []
-        for message in messages:
-            code = _CODES.get(message[0], 0)
-            data = _pack(code, message) if code else b"\x00" + labgob.encode(message)
-            frames.append(_u32.pack(len(data)) + data)
+        frames = b"".join(_frame(message) for message in messages)
         with self._send_mu:
-            self._sock.sendall(b"".join(frames) if len(frames) > 1 else frames[0])
-            self.frames_sent += len(frames)
+            self._sock.sendall(frames)
+            self.frames_sent += len(messages)
 
     def receive(self) -> tuple[Any, ...]:
         """The next message; EOFError once the other end has closed."""
@@ -167,6 +166,13 @@ def fits(kind: str, *values: Any) -> bool:
         elif how != "v" and not isinstance(value, _TYPES[how]):
             return False
     return True
+
+
+def _frame(message: tuple[Any, ...]) -> bytes:
+    """message on the wire: its length, then its kind byte and the rest."""
+    code = _CODES.get(message[0], 0)
+    data = _pack(code, message) if code else b"\x00" + labgob.encode(message)
+    return _u32.pack(len(data)) + data
 
 
 def _pack(code: int, message: tuple[Any, ...]) -> bytes:
