@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 from fixture_raft import Raft, RequestVoteArgs, RequestVoteReply, make_with
+from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES
+from harness.runtime.lanes import LANES
 
 from raft import Persister
 
@@ -156,8 +158,14 @@ class SendsHugeFrame(SendsGarbage):
     PAYLOAD = struct.pack("<I", 1 << 31)
 
 
+def _lanes() -> list[int]:
+    """The fds of the host's lanes: after its channel's (harness/peerhost/__main__.py)."""
+    return [int(fd) for fd in sys.argv[1].split(",")[1 : 1 + LANES]]
+
+
 def _garbage_on_lanes() -> None:
-    """Write a frame of garbage on each of the host's lanes (fds after its channel's)."""
+    """Write a frame of garbage on each of the host's lanes, and on its inboxes, which
+    the tester never reads."""
     for fd in sys.argv[1].split(",")[1:]:
         os.write(int(fd), SendsGarbage.PAYLOAD)
 
@@ -179,8 +187,8 @@ class ClosesItsLanes(Raft):
 
         super().__init__(*args)
         if self.me == 0:
-            for fd in sys.argv[1].split(",")[1:]:
-                socket.socket(fileno=os.dup(int(fd))).shutdown(socket.SHUT_RDWR)
+            for fd in _lanes():
+                socket.socket(fileno=os.dup(fd)).shutdown(socket.SHUT_RDWR)
 
 
 class SavesInStart(Raft):
@@ -204,6 +212,61 @@ class BlocksInStart(Raft):
         elif command == "free":
             self.freed.set()
         return -1, 0, False
+
+
+class Holds(Raft):
+    """A Start of "hold" sends HOLDS Calls of Raft.Hold at once, each of which its
+    handler holds until a Start of "free"; a Start of "held" tells, as its index, how
+    many Calls have come back with the handler's answer."""
+
+    HOLDS = RPC_INBOXES + REPLY_INBOXES + 2  # more than either side has inboxes
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.freed = threading.Event()
+        self.answered: list[int] = []  # guarded by mu: the Calls' replies
+
+    def Hold(self, args: RequestVoteArgs, reply: RequestVoteReply) -> None:
+        self.freed.wait(30)
+        reply.Term = 7
+
+    def _hold(self) -> None:
+        reply = RequestVoteReply()
+        if self.peers[1 - self.me].Call("Raft.Hold", RequestVoteArgs(), reply):
+            with self.mu:
+                self.answered.append(reply.Term)
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        if command == "hold":
+            for _ in range(self.HOLDS):
+                threading.Thread(target=self._hold, daemon=True).start()
+        elif command == "free":
+            self.freed.set()
+        with self.mu:
+            return self.answered.count(7), 0, False
+
+
+def _call_naming_inbox(inbox: int, endname: str) -> None:
+    """A well-framed Call, through one of the peer's own ends, naming reply inbox inbox."""
+    import socket
+
+    from harness.runtime.wire import Channel
+
+    time.sleep(0.3)
+    chan = Channel(socket.socket(fileno=os.dup(int(sys.argv[1].split(",")[0]))))
+    chan.send("call", 1 << 40, endname, "Raft.RequestVote", b"", inbox)
+
+
+class NamesAnotherInbox(Raft):
+    """Asks for a Call's answer on a reply inbox it does not have."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        if self.me == 0:
+            endname = self.peers[1].endname
+            threading.Thread(
+                target=_call_naming_inbox, args=(REPLY_INBOXES, endname), daemon=True
+            ).start()
 
 
 class OddStart(Raft):
@@ -255,6 +318,8 @@ MakeSendsGarbageOnLanes = _maker(SendsGarbageOnLanes)
 MakeSavesInStart = _maker(SavesInStart)
 MakeClosesItsLanes = _maker(ClosesItsLanes)
 MakeBlocksInStart = _maker(BlocksInStart)
+MakeHolds = _maker(Holds)
+MakeNamesAnotherInbox = _maker(NamesAnotherInbox)
 MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)
 MakeOddStart = _maker(OddStart)

@@ -26,6 +26,7 @@ import sealed_fixtures as fx
 from harness import hangs, leftovers
 from harness.config import make_config
 from harness.runtime import sealed
+from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES
 from harness.runtime.lanes import LANES, LaneBroken, _check
 from harness.runtime.sealed import HELLO_SECONDS
 from harness.runtime.wire import APPLY_FIELDS, MAX_BYTES, Channel, WireError, expect, fits
@@ -110,6 +111,7 @@ def test_an_exception_in_a_peers_thread_reads_as_in_process() -> None:
         (fx.MakeSendsGarbageOnLanes, "a message of unknown kind byte 104"),
         (fx.MakeClosesItsLanes, "it closed a lane of its channel"),
         (fx.MakeSendsHugeFrame, f"over the limit of {MAX_BYTES}"),
+        (fx.MakeNamesAnotherInbox, f"a request naming reply inbox {REPLY_INBOXES}, not one"),
         (fx.MakeForgesLogSample, "an inspect() sample that does not fit"),
     ],
 )
@@ -310,7 +312,7 @@ def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
     chan, theirs = _pair()
     other = Channel(theirs)
     for message in [
-        ("call", 7, "end-name", "Raft.AppendEntries", b"args"),
+        ("call", 7, "end-name", "Raft.AppendEntries", b"args", -1),
         ("called", 7, None, "labrpc: no such method"),
         ("rpc_done", 2**64 - 1, b"", ""),
         ("save", b"state", b""),
@@ -318,8 +320,8 @@ def test_every_kind_of_message_crosses_as_it_was_sent() -> None:
         ("hello", "Raft", {"RequestVote": ["RequestVoteArgs", ["Term"]]}, True),
         ("Start", 9, "MainThread", [1, "x", None]),
         ("started", 9, -1, 2**63 - 1, True),
-        ("apply", 4, True, 101, 3, False, b"", 0, 0, "raft-0-applier", "raft/raft.py:1, in f"),
-        ("apply_any", 4, [1, 101, 3, None, None, None, None], "raft-0-applier", "?"),
+        ("apply", 4, True, 101, 3, False, b"", 0, 0, "raft-0-applier", "raft/raft.py:1, in f", 2),
+        ("apply_any", 4, [1, 101, 3, None, None, None, None], "raft-0-applier", "?", -1),
     ]:
         other.send(*message)
         assert chan.receive() == message
@@ -383,6 +385,27 @@ def test_calls_go_on_when_every_lane_is_held_by_a_call_that_blocks() -> None:
         cfg.end()
 
 
+def test_rpcs_and_answers_go_on_when_every_inbox_is_taken() -> None:
+    """RPCs beyond a host's free RPC inboxes are delivered on its main channel, and the
+    answers to Calls beyond its free reply inboxes come there (runtime/inboxes.py);
+    an inbox is free again once its RPC has been answered."""
+    with make_config(2, False, make=fx.MakeHolds, sealed=True) as cfg:
+        caller, callee = cfg.rafts
+        assert caller is not None and callee is not None
+        inboxes = callee.raft._host._rpc_inboxes
+        caller.Start("hold")
+        deadline = time.monotonic() + 5
+        while inboxes._free and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not inboxes._free, "the held RPCs did not take every RPC inbox"
+        callee.Start("free")
+        while caller.Start("held")[0] < fx.Holds.HOLDS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert caller.Start("held")[0] == fx.Holds.HOLDS
+        assert sorted(inboxes._free) == list(range(RPC_INBOXES))
+        cfg.end()
+
+
 @pytest.mark.parametrize(
     "fence, answer, why",
     [
@@ -416,7 +439,7 @@ def test_fits_says_whether_values_fit_a_layout_exactly() -> None:
     assert not fits("started", -1, 0, 0, False)  # a token is unsigned
     assert not fits("started", 1, 0, 0)  # a field short
     assert fits("Start", 1, "MainThread", object())  # v: whatever labgob can encode
-    assert not fits("apply", 1, True, 5, 1, False, None, 0, 0, "t", "w")  # Snapshot None
+    assert not fits("apply", 1, True, 5, 1, False, None, 0, 0, "t", "w", -1)  # Snapshot None
 
 
 def test_expect_checks_a_messages_shape() -> None:

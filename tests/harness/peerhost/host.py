@@ -1,14 +1,15 @@
 """One Raft peer behind a channel: the host side of sealed mode.
 
 The tester starts the process with its sockets (its only way out: the main
-channel, and the lanes of runtime/lanes.py) and the name of the Make to call.
-The host imports the student's module at once, so that a spare host is warm
-when the tester needs a peer, then waits for ("make", caller, me, endnames,
-raftstate, snapshot, ...) and calls Make with stand-ins that forward to the
-tester:
+channel, the lanes of runtime/lanes.py and the inboxes of runtime/inboxes.py)
+and the name of the Make to call. The host imports the student's module at
+once, so that a spare host is warm when the tester needs a peer, then waits for
+("make", caller, me, endnames, raftstate, snapshot, ...) and calls Make with
+stand-ins that forward to the tester:
 
   * a ClientEnd per peer, whose Call sends ("call", ...) and waits for the
-    network's answer, so every RPC takes the tester's labrpc path;
+    network's answer (on a reply inbox, if one is free), so every RPC takes
+    the tester's labrpc path;
   * a Persister that keeps a copy for reads and sends each Save to the tester,
     on the main channel and so in order with the replies that follow it;
   * an applyCh whose put waits until the tester has taken the message (Go's
@@ -16,16 +17,18 @@ tester:
 
 Requests on the main channel (Make, RPCs, stacks, and lab calls when no lane is
 free) run on workers, handler threads as in-process; who reads that channel is
-readers.py's. Each lane has a thread of its own, which runs the calls on it. A
-lab call (Make, GetState, ...) runs in-process on the tester thread that makes
-it, so here it runs as that thread (its caller): under its name, and in race
-mode ordered as its accesses are, so that reports read the same.
+readers.py's. Each lane has a thread of its own, which runs the calls on it, and
+so has each RPC inbox, which runs the RPCs sent there. A lab call (Make,
+GetState, ...) runs in-process on the tester thread that makes it, so here it
+runs as that thread (its caller): under its name, and in race mode ordered as
+its accesses are, so that reports read the same.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import os
 import socket
 import sys
@@ -40,8 +43,10 @@ from harness import race as racecheck
 from harness.causes import Causes
 from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
-from harness.peerhost.readers import Job, Readers
+from harness.peerhost.readers import Job, Readers, worker_name
 from harness.rpckinds import describe_handlers
+from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES, Inboxes
+from harness.runtime.lanes import LANES
 from harness.runtime.wire import APPLY_FIELDS, CALLER_KINDS, Channel, fits
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
@@ -55,10 +60,13 @@ LOG_SLACK = 1.5  # the safety checks' log sample waits up to this many intervals
 
 class Host:
     def __init__(
-        self, chan: Channel, module: str, make: str, race: bool, lanes: list[Channel]
-    ) -> None:
+        self, chan: Channel, module: str, make: str, race: bool, lanes: list[Channel],
+        rpc_inboxes: list[Channel], reply_inboxes: list[Channel],
+    ) -> None:  # fmt: skip
         self.chan = chan
         self.readers = Readers(chan, frozenset(("called", "taken")), self._request)
+        self._replies = Inboxes(reply_inboxes)
+        self._reply_tokens = itertools.count(1)
         self._make = getattr(importlib.import_module(module), make)
         cls = getattr(self._make, "raft_class", None) or getattr(
             sys.modules[self._make.__module__], "Raft", None
@@ -83,18 +91,38 @@ class Host:
             threading.Thread(
                 target=self._serve_lane, args=(lane,), name=f"peerhost-lane-{n}", daemon=True
             ).start()
+        for inbox in rpc_inboxes:
+            threading.Thread(
+                target=self._serve_rpc_inbox, args=(inbox,), name=worker_name(), daemon=True
+            ).start()
         self._baseline = set(threading.enumerate())  # no leftover of the Raft's
 
     # -- requests of the host's own ------------------------------------------------
 
     def ask(self, kind: str, *args: Any) -> tuple[Any, ...]:
-        """Send (kind, token, *args) and wait for the tester's answer to token."""
+        """Send (kind, token, *args, inbox) and wait for the tester's answer to token:
+        on a free reply inbox, read by this thread (runtime/inboxes.py), else (inbox
+        -1) on the main channel."""
+        inbox = self._replies.take()
+        if inbox < 0:
 
-        def send(token: int) -> None:
-            self.chan.send(kind, token, *args)
+            def send(token: int) -> None:
+                self.chan.send(kind, token, *args, -1)
+                self.stir()
+
+            return self.readers.ask(send)
+        token = next(self._reply_tokens)
+        try:
+            self.chan.send(kind, token, *args, inbox)
             self.stir()
-
-        return self.readers.ask(send)
+            answer = self._replies.all[inbox].receive()
+        except EOFError:
+            os._exit(0)  # the tester is gone
+        finally:
+            self._replies.give(inbox)
+        if answer[1] != token:
+            raise LabrpcError(f"peer host: answer {answer[1]} on a reply inbox, not {token}")
+        return answer[2:]
 
     def _thread_error(self, failure: ThreadFailure) -> None:
         r = failure.report
@@ -129,6 +157,19 @@ class Host:
                 self._invoke(answer, *lane.receive())
             except (EOFError, OSError):
                 return  # the tester is done with this host
+            except BaseException:
+                report_exception()  # as a worker's job does (readers.py)
+
+    def _serve_rpc_inbox(self, inbox: Channel) -> None:
+        """The RPCs the tester sends to this inbox (runtime/inboxes.py), one at a time,
+        each run on this thread as on a worker."""
+        while True:
+            try:
+                message = inbox.receive()
+            except (EOFError, OSError):
+                return  # the tester is done with this host
+            try:
+                self._rpc(*message[1:])
             except BaseException:
                 report_exception()  # as a worker's job does (readers.py)
 
@@ -481,7 +522,7 @@ class _ApplyCh:
             default if value is None and name != "Command" else value
             for (name, default), value in zip(APPLY_FIELDS, fields, strict=True)
         ]
-        if fits("apply", 0, *exact, thread, where):
+        if fits("apply", 0, *exact, thread, where, -1):
             self._host.ask("apply", *exact, thread, where)
         else:  # a field of another type: as it is, for the tester to say which
             self._host.ask("apply_any", fields, thread, where)
@@ -520,10 +561,15 @@ def main() -> None:
         return
     fds, module, make = [int(fd) for fd in sys.argv[1].split(",")], sys.argv[2], sys.argv[3]
     race = "--race" in sys.argv[4:]
-    chan = Channel(socket.socket(fileno=fds[0]))
-    lanes = [Channel(socket.socket(fileno=fd)) for fd in fds[1:]]
+    chan, *rest = [Channel(socket.socket(fileno=fd)) for fd in fds]
+    if len(rest) != LANES + RPC_INBOXES + REPLY_INBOXES:
+        wanted = 1 + LANES + RPC_INBOXES + REPLY_INBOXES
+        chan.send("broken", f"peer host: given {len(fds)} channels, not {wanted}\n")
+        raise SystemExit(1)
+    lanes, rest = rest[:LANES], rest[LANES:]
+    rpc_inboxes, reply_inboxes = rest[:RPC_INBOXES], rest[RPC_INBOXES:]
     try:
-        host = Host(chan, module, make, race, lanes)
+        host = Host(chan, module, make, race, lanes, rpc_inboxes, reply_inboxes)
     except BaseException:
         chan.send("broken", traceback.format_exc())
         raise SystemExit(1) from None

@@ -32,6 +32,11 @@ Job = Callable[[], None]
 _names = itertools.count(1)
 
 
+def worker_name() -> str:
+    """A new handler thread's name, as in-process."""
+    return f"{WORKER}{next(_names)}"
+
+
 class _Seat:
     """A waiting thread: woken (wake released) with an answer, a job, or the turn to read."""
 
@@ -183,8 +188,6 @@ class Readers:
         """A new worker, given the turn to read or a job. Needs _mu held."""
         seat = _Seat()
         seat.lead, seat.job = lead, job
-        worker = threading.Thread(
-            target=self._work, args=(seat,), name=f"{WORKER}{next(_names)}", daemon=True
-        )
+        worker = threading.Thread(target=self._work, args=(seat,), name=worker_name(), daemon=True)
         self._workers.add(worker)
         worker.start()

@@ -45,7 +45,7 @@ WARM = ("bisect", "collections", "copy", "dataclasses", "enum", "logging", "math
         "random", "string", "typing")  # fmt: skip
 
 MAX_PACKET = 1 << 20
-MAX_CHANNELS = 8  # a host's main channel and its lanes (runtime/lanes.py)
+MAX_CHANNELS = 16  # a host's main channel, its lanes and inboxes (runtime/lanes.py, inboxes.py)
 
 
 class Zygote:

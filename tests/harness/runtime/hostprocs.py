@@ -54,7 +54,7 @@ def start(
     args: list[str], channels: list[socket.socket], env: dict[str, str], wrap: list[str]
 ) -> HostProcess:
     """A host running `python -m harness.peerhost FDS *args`, FDS its ends of
-    channels, comma-separated: its main channel's first, then its lanes'."""
+    channels, comma-separated: its main channel's first, then its lanes' and inboxes'."""
     if forks(env, wrap):
         forked = _zygote_for(env).fork(args, channels, env)
         if forked is not None:

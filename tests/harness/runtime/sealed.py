@@ -5,13 +5,15 @@ tester's objects, pytest's and the report's, and peers can agree through a
 module-level variable instead of RPCs. Sealed, the test process is pytest, the
 tester, labrpc's network and the report, and nothing else. Each peer is a peer
 host (harness/peerhost), a process that imports the student's raft and calls
-Make, joined to the tester by one socket (harness/runtime/wire.py), and by a
-few lanes that carry the lab's calls alone (harness/runtime/lanes.py):
+Make, joined to the tester by one socket (harness/runtime/wire.py), by a few
+lanes that carry the lab's calls alone (harness/runtime/lanes.py), and by
+inboxes that carry RPCs and answers to one waiting host thread each
+(harness/runtime/inboxes.py):
 
   * the network stays here: a peer's Call arrives as ("call", ...) and takes
     labrpc's path (Network.call_later: call_bytes's journey, with no thread
     waiting for it), drops, delays, counts and hooks included; a request for
-    a peer goes to its host as ("rpc", ...);
+    a peer goes to its host as ("rpc", ...), on a free RPC inbox if it has one;
   * persistence is the tester's: each Save arrives as ("save", ...) and goes
     into the tester's own Store; a crash is SIGKILL, and a restart is a new
     process given the tester's copy, as Go's tester does;
@@ -55,6 +57,7 @@ from harness.observe import CRASHED, Peer, Sample, SelfSampling
 from harness.rpckinds import RpcKinds
 from harness.runtime import hostprocs
 from harness.runtime.hostprocs import HostProcess
+from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES, Inboxes
 from harness.runtime.lanes import LANE_KINDS, LANES, LaneBroken, LaneEnded, Lanes
 from harness.runtime.wire import ANSWERED_BY, Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
@@ -160,10 +163,11 @@ class _Answer:
     """A request to a host, waiting for its answer: a thread waits on done, or the
     reader calls then(value, error) as the answer arrives."""
 
-    __slots__ = ("kind", "done", "value", "error", "then")
+    __slots__ = ("kind", "done", "value", "error", "then", "inbox")
 
     def __init__(self, kind: str, then: Callable[[Any, str | None], None] | None = None) -> None:
         self.kind = kind  # the request's: only the kinds in ANSWERED_BY[kind] answer it
+        self.inbox = -1  # the RPC inbox it was sent to, free again once answered
         self.done = threading.Lock()
         self.done.acquire()
         self.value: Any = None
@@ -184,7 +188,8 @@ class _Host:
     def __init__(self, runtime: Sealed) -> None:
         self._runtime = runtime
         self.server = -1  # which server it runs, once attached
-        pairs = [socket.socketpair() for _ in range(1 + LANES)]  # the main channel, lanes
+        # The main channel, then the lanes, the RPC inboxes and the reply inboxes.
+        pairs = [socket.socketpair() for _ in range(1 + LANES + RPC_INBOXES + REPLY_INBOXES)]
         args = [runtime.make_module, runtime.make_name, *(["--race"] if runtime.race_mode else [])]
         self.proc: HostProcess = hostprocs.start(
             args, [child for _, child in pairs], runtime.env, runtime.wrap
@@ -192,7 +197,10 @@ class _Host:
         for _, child in pairs:
             child.close()
         self.chan = Channel(pairs[0][0])
-        self._lanes = Lanes([ours for ours, _ in pairs[1:]])
+        self._lanes = Lanes([sock for sock, _ in pairs[1 : 1 + LANES]])
+        inboxes = [Channel(sock) for sock, _ in pairs[1 + LANES :]]
+        self._rpc_inboxes = Inboxes(inboxes[:RPC_INBOXES])
+        self._reply_inboxes = inboxes[RPC_INBOXES:]  # the host's to take
         self._mu = threading.Lock()
         self._answers: dict[int, _Answer] = {}  # guarded by _mu
         self._next = 0  # guarded by _mu
@@ -279,17 +287,26 @@ class _Host:
     def rpc_later(
         self, svc_meth: str, args: bytes, done: Callable[[bytes | None, str | None], None]
     ) -> None:
-        """rpc(), answered by calling done(reply, error) (from the reader thread)."""
+        """rpc(), answered by calling done(reply, error) (from the reader thread); sent
+        to a free RPC inbox, if there is one."""
         try:
-            self._ask("rpc", svc_meth, args, then=done)
+            self._ask("rpc", svc_meth, args, then=done, inbox=self._rpc_inboxes.take())
         except PeerGone:
             done(None, None)
 
     def _ask(
-        self, kind: str, *args: Any, then: Callable[[Any, str | None], None] | None = None
-    ) -> _Answer:
+        self, kind: str, *args: Any, then: Callable[[Any, str | None], None] | None = None,
+        inbox: int = -1,
+    ) -> _Answer:  # fmt: skip
         answer = _Answer(kind, then)
+        answer.inbox = inbox
         token = self._new_token(answer)
+        if inbox >= 0:
+            try:
+                self._rpc_inboxes.all[inbox].send(kind, token, *args)
+                return answer
+            except OSError:  # the host has gone, or closed that inbox: it stays taken
+                answer.inbox = -1
         try:
             self.chan.send(kind, token, *args)
         except OSError:
@@ -388,6 +405,9 @@ class _Host:
             t.join(EXIT_SECONDS)
         self.chan.close()
         self._lanes.close()
+        self._rpc_inboxes.close()
+        for inbox in self._reply_inboxes:
+            inbox.close()
 
     # -- what the host sends -----------------------------------------------------------
 
@@ -433,11 +453,11 @@ class _Host:
 
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
-        if kind == "call":
-            token, endname, svc_meth, args = expect(message, int, str, str, bytes)
+        if kind == "call":  # its fixed layout typed it
+            token, endname, svc_meth, args, inbox = message[1:]
             if endname not in self._endnames:
                 raise WireError(f"a Call through end {endname!r}, which is not one of its own")
-            self._call(token, endname, svc_meth, args)
+            self._call(token, endname, svc_meth, args, self._reply_inbox(inbox))
         elif kind == "save":
             state, snap = expect(message, bytes, bytes)
             assert self._persister is not None
@@ -452,14 +472,17 @@ class _Host:
             token, reply, error = expect(message, int, (bytes, type(None)), str)
             self._answer(kind, token, reply, error or None)
         elif kind == "apply":  # an ApplyMsg of ApplyMsg's types; its fixed layout typed it
-            token, *fields, thread, where = message[1:]
+            token, *fields, thread, where, inbox = message[1:]
+            to = self._reply_inbox(inbox)
             assert self._apply_ch is not None
-            self._apply_ch.put_later(Applied(*fields), thread, where, lambda: self._taken(token))
+            applied = Applied(*fields)
+            self._apply_ch.put_later(applied, thread, where, lambda: self._taken(token, to))
         elif kind == "apply_any":  # any other: its fields are checked
-            token, fields, thread, where = expect(message, int, list, str, str)
+            token, fields, thread, where, inbox = expect(message, int, list, str, str, int)
+            to = self._reply_inbox(inbox)
             assert self._apply_ch is not None
             applied = Applied.from_fields(fields)
-            self._apply_ch.put_later(applied, thread, where, lambda: self._taken(token))
+            self._apply_ch.put_later(applied, thread, where, lambda: self._taken(token, to))
         elif kind == "hello":
             service, handlers, self.has_inspect = expect(message, str, dict, bool)
             self._runtime.hello(service, _handlers(handlers))
@@ -517,24 +540,34 @@ class _Host:
             raise WireError(f"an answer to request {token}, which was not asked or was answered")
         if not its_kind:
             raise WireError(f"a {kind!r} answer to request {token}, a {answer.kind!r}")
+        if answer.inbox >= 0:
+            self._rpc_inboxes.give(answer.inbox)
         answer.give(value, error)
 
-    def _call(self, token: int, endname: str, svc_meth: str, args: bytes) -> None:
+    def _reply_inbox(self, inbox: int) -> Channel:
+        """Where to answer a request that names reply inbox inbox (-1: the main channel)."""
+        if inbox == -1:
+            return self.chan
+        if not 0 <= inbox < len(self._reply_inboxes):
+            raise WireError(f"a request naming reply inbox {inbox}, not one of its own")
+        return self._reply_inboxes[inbox]
+
+    def _call(self, token: int, endname: str, svc_meth: str, args: bytes, to: Channel) -> None:
         """The host's Call, through the network; answered from whichever thread ends
         its journey (labrpc's call_later), so no thread of the tester waits for it."""
 
         def called(reply: bytes | None, error: LabrpcError | None) -> None:
             try:
-                self.chan.send("called", token, reply, str(error) if error else "")
+                to.send("called", token, reply, str(error) if error else "")
             except OSError:
                 pass  # the host is gone
 
         self._runtime.net_of(self).call_later(endname, svc_meth, args, called)
 
-    def _taken(self, token: int) -> None:
+    def _taken(self, token: int, to: Channel) -> None:
         """The tester's applier took the message of the host's put token: it returns."""
         try:
-            self.chan.send("taken", token)
+            to.send("taken", token)
         except OSError:
             pass  # the host is gone
 

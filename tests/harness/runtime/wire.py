@@ -1,7 +1,7 @@
 """The channel between the tester and a peer host (sealed mode): framed labgob tuples.
 
 A message is a tuple whose first item names its kind, e.g. ("call", 7,
-endname, "Raft.AppendEntries", args_bytes). On the wire: a u32 length
+endname, "Raft.AppendEntries", args_bytes, -1). On the wire: a u32 length
 (little-endian), a kind byte, then the rest. The messages a lab test sends most
 (LAYOUTS: every RPC, Save, Start and applyCh put) have a fixed layout of fields,
 since labgob's general encoding would double an RPC's round trip and is most of
@@ -49,7 +49,9 @@ _NONE = 0xFFFFFFFF  # the length that stands for None in a "B" field
 # message whose values do not fit its layout (a Start's answer that is no
 # (int, int, bool), say) goes as the general tuple, under its kind in GENERAL.
 LAYOUTS = {
-    "call": "Tssb",  # a host's Call: token, endname, svcMeth, args
+    # A host's Call: token, endname, svcMeth, args, and the reply inbox it waits on
+    # (runtime/inboxes.py; -1: the answer comes on this channel).
+    "call": "Tssbi",
     "called": "TBs",  # its outcome: token, reply (None: no reply), error
     "rpc": "Tsb",  # a request for a host's Raft: token, svcMeth, args
     "rpc_done": "TBs",  # its outcome: token, reply, error
@@ -59,8 +61,8 @@ LAYOUTS = {
     "started": "Tii?",  # its answer: token, index, term, isLeader
     # An applyCh put: token, the seven fields of raft.ApplyMsg (CommandValid, Command,
     # CommandIndex, SnapshotValid, Snapshot, SnapshotTerm, SnapshotIndex), the putting
-    # thread's name, and where it put.
-    "apply": "T?vi?biiss",
+    # thread's name, where it put, and its reply inbox (as a Call's).
+    "apply": "T?vi?biissi",
     # Before a lane's answer (runtime/lanes.py): how many frames the host had sent on
     # its main channel when it answered.
     "after": "T",
