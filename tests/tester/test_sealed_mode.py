@@ -657,6 +657,18 @@ def test_a_host_samples_its_peer_when_stirred_and_seldom_when_idle() -> None:
             at = next(m[1][-1][0] for _, m in h.chan.sent if m[0] == "sampled" and m[1][-1][3] == 2)
         # Taken at the stir, well before the log's clock (LOG_SLACK * 100 ms) would have.
         assert stirred_at <= at < stirred_at + peerhost.LOG_SLACK * log_every / 2
+        # Busy, stirred every 5 ms with a new log each time, its log goes out once per
+        # log_every at most: as often as the tester's sampler takes it in-process.
+        with h.chan.got:
+            before = sum(m[0] == "inspected" for _, m in h.chan.sent)
+        busy_from = time.monotonic()
+        while time.monotonic() < busy_from + 1.0:
+            h.rf.term += 1
+            h.stir()
+            time.sleep(0.005)
+        with h.chan.got:
+            busy = sum(m[0] == "inspected" for _, m in h.chan.sent) - before
+        assert 2 <= busy <= 1 + 1.0 / log_every, busy
     finally:
         h._killed.set()
         h.stir()

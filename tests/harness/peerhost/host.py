@@ -211,8 +211,10 @@ class Host:
         A Raft's role, term and log change as it handles a request or a Call's
         reply, or on its timer; then it saves, calls or applies. So the timeline
         samples after each of those (stir()), at most once every `every` seconds,
-        and the log is taken at such a sample once half of `log_every` has gone by,
-        or at the latest after LOG_SLACK times it. A peer that hears or sends a
+        and the log is taken at such a sample once `log_every` has gone by, or at
+        the latest after LOG_SLACK times it: a busy peer's log as often as the
+        tester's own sampler takes it in-process, since each sample costs the
+        safety checks a pass over every log. A peer that hears or sends a
         heartbeat every 100-150 ms then wakes this thread once per heartbeat, not
         forty times a second, and a change is drawn when it happened."""
         rf = self.rf
@@ -251,7 +253,7 @@ class Host:
                     self.chan.send("sampled", [list(s) for s in [*ended, sample]])
                     sent = sample
                 last = sample
-            if logs is not None and now >= logged + log_every / 2:
+            if logs is not None and now >= logged + log_every:
                 logs.take(now)
                 logged = now
 
