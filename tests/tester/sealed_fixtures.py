@@ -12,8 +12,7 @@ import time
 from typing import Any
 
 from fixture_raft import Raft, RequestVoteArgs, RequestVoteReply, make_with
-from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES
-from harness.runtime.lanes import LANES
+from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES, by_use
 
 from raft import Persister
 
@@ -159,8 +158,8 @@ class SendsHugeFrame(SendsGarbage):
 
 
 def _lanes() -> list[int]:
-    """The fds of the host's lanes: after its channel's (harness/peerhost/__main__.py)."""
-    return [int(fd) for fd in sys.argv[1].split(",")[1 : 1 + LANES]]
+    """The fds of the host's lanes (harness/peerhost/__main__.py)."""
+    return by_use([int(fd) for fd in sys.argv[1].split(",")])[1]
 
 
 def _garbage_on_lanes() -> None:

@@ -45,8 +45,7 @@ from harness.hangs import local_thread_places
 from harness.observe import call_hook, take_sample
 from harness.peerhost.readers import Job, Readers, worker_name
 from harness.rpckinds import describe_handlers
-from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES, Inboxes
-from harness.runtime.lanes import LANES
+from harness.runtime.inboxes import CHANNELS, Inboxes, by_use
 from harness.runtime.wire import APPLY_FIELDS, CALLER_KINDS, Channel, fits
 from harness.thread_errors import ThreadErrors, ThreadFailure, running_in_own_code
 from labrpc.network import ClientEnd
@@ -563,13 +562,11 @@ def main() -> None:
         return
     fds, module, make = [int(fd) for fd in sys.argv[1].split(",")], sys.argv[2], sys.argv[3]
     race = "--race" in sys.argv[4:]
-    chan, *rest = [Channel(socket.socket(fileno=fd)) for fd in fds]
-    if len(rest) != LANES + RPC_INBOXES + REPLY_INBOXES:
-        wanted = 1 + LANES + RPC_INBOXES + REPLY_INBOXES
-        chan.send("broken", f"peer host: given {len(fds)} channels, not {wanted}\n")
+    channels = [Channel(socket.socket(fileno=fd)) for fd in fds]
+    if len(channels) != CHANNELS:
+        channels[0].send("broken", f"peer host: given {len(fds)} channels, not {CHANNELS}\n")
         raise SystemExit(1)
-    lanes, rest = rest[:LANES], rest[LANES:]
-    rpc_inboxes, reply_inboxes = rest[:RPC_INBOXES], rest[RPC_INBOXES:]
+    chan, lanes, rpc_inboxes, reply_inboxes = by_use(channels)
     try:
         host = Host(chan, module, make, race, lanes, rpc_inboxes, reply_inboxes)
     except BaseException:

@@ -26,13 +26,27 @@ send to an inbox goes on the main channel.
 from __future__ import annotations
 
 import threading
+from typing import TypeVar
 
+from harness.runtime.lanes import LANES
 from harness.runtime.wire import Channel
 
-__all__ = ["REPLY_INBOXES", "RPC_INBOXES", "Inboxes"]
+__all__ = ["CHANNELS", "REPLY_INBOXES", "RPC_INBOXES", "Inboxes", "by_use"]
 
 RPC_INBOXES = 2  # a peer seldom handles more RPCs than this at once
 REPLY_INBOXES = 4  # a leader's Calls to its followers, and its applier's put
+CHANNELS = 1 + LANES + RPC_INBOXES + REPLY_INBOXES  # the socket pairs a host is given
+
+T = TypeVar("T")
+
+
+def by_use(items: list[T]) -> tuple[T, list[T], list[T], list[T]]:
+    """A host's CHANNELS items (its sockets, or their fds) in the one order both sides
+    keep: the main channel, the lanes, the RPC inboxes, the reply inboxes."""
+    assert len(items) == CHANNELS, f"{len(items)} channels, not {CHANNELS}"
+    lanes_end = 1 + LANES
+    rpc_end = lanes_end + RPC_INBOXES
+    return items[0], items[1:lanes_end], items[lanes_end:rpc_end], items[rpc_end:]
 
 
 class Inboxes:

@@ -57,8 +57,8 @@ from harness.observe import CRASHED, Peer, Sample, SelfSampling
 from harness.rpckinds import RpcKinds
 from harness.runtime import hostprocs
 from harness.runtime.hostprocs import HostProcess
-from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES, Inboxes
-from harness.runtime.lanes import LANE_KINDS, LANES, LaneBroken, LaneEnded, Lanes
+from harness.runtime.inboxes import CHANNELS, Inboxes, by_use
+from harness.runtime.lanes import LANE_KINDS, LaneBroken, LaneEnded, Lanes
 from harness.runtime.wire import ANSWERED_BY, Channel, WireError, expect
 from harness.thread_errors import Report, ThreadFailure
 from labrpc.service import LabrpcError
@@ -188,19 +188,18 @@ class _Host:
     def __init__(self, runtime: Sealed) -> None:
         self._runtime = runtime
         self.server = -1  # which server it runs, once attached
-        # The main channel, then the lanes, the RPC inboxes and the reply inboxes.
-        pairs = [socket.socketpair() for _ in range(1 + LANES + RPC_INBOXES + REPLY_INBOXES)]
+        pairs = [socket.socketpair() for _ in range(CHANNELS)]
         args = [runtime.make_module, runtime.make_name, *(["--race"] if runtime.race_mode else [])]
         self.proc: HostProcess = hostprocs.start(
             args, [child for _, child in pairs], runtime.env, runtime.wrap
         )
         for _, child in pairs:
             child.close()
-        self.chan = Channel(pairs[0][0])
-        self._lanes = Lanes([sock for sock, _ in pairs[1 : 1 + LANES]])
-        inboxes = [Channel(sock) for sock, _ in pairs[1 + LANES :]]
-        self._rpc_inboxes = Inboxes(inboxes[:RPC_INBOXES])
-        self._reply_inboxes = inboxes[RPC_INBOXES:]  # the host's to take
+        main, lanes, rpc_inboxes, reply_inboxes = by_use([sock for sock, _ in pairs])
+        self.chan = Channel(main)
+        self._lanes = Lanes(lanes)
+        self._rpc_inboxes = Inboxes([Channel(sock) for sock in rpc_inboxes])
+        self._reply_inboxes = [Channel(sock) for sock in reply_inboxes]  # the host's to take
         self._mu = threading.Lock()
         self._answers: dict[int, _Answer] = {}  # guarded by _mu
         self._next = 0  # guarded by _mu
