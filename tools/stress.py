@@ -12,7 +12,8 @@ stderr, which hold the debug log) is kept as one file in a folder named at
 the start, with a header giving its seed, how to run it again, and its
 timeline (the tester writes failing runs' timelines into the same folder).
 At the end, and after Ctrl-C too, a table gives per test: failed, total and
-mean time.
+mean time. Into a file or a pipe, where no bar is drawn, each finished run
+prints a line with the count so far.
 
 Debug lines are on in every run (RAFTLAB_DEBUG=all unless --debug says
 otherwise or RAFTLAB_DEBUG is already set), so a kept run holds its log:
@@ -203,6 +204,15 @@ class StressPlugin:
                 shown = f"{escape(run.nodeid)} -> {escape(_show(path))}"
                 self.progress.console.print(f"[red]FAIL[/] {shown}")
         self.progress.update(self.task, advance=1, failed=self.failures)
+        if not self.console.is_terminal:
+            # No live bar into a file or a pipe: a line a run, so that a log cut
+            # short (a CI job's limit, a timeout) still says how far it got.
+            total = self.total if self.total is not None else "?"
+            outcome = "failed" if run.failed else "passed"
+            self.console.print(
+                f"{self.done}/{total} runs, {self.failures} failed: {escape(run.nodeid)} "
+                f"{outcome} in {run.seconds:.1f}s"
+            )
 
     def _keep(self, run: Run, test: str, rep: str) -> Path | None:
         """Write the failing run's output; return its path."""

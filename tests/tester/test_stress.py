@@ -91,6 +91,11 @@ def test_keeps_failing_runs_with_seed_log_and_timeline(tmp_path: Path) -> None:
     assert re.search(r"test_Flaky\W+2\W+4\W+\d+\.\d\ds", text), text
     assert re.search(r"test_Solid\W+0\W+4\W+\d+\.\d\ds", text), text
     assert "2 failing run(s)" in text
+    # Into a pipe, a line a finished run, each with the count so far.
+    lines = re.findall(r"^(\d+)/8 runs, (\d) failed: \S+::(test_\w+)\[\d-4\] (\w+) in", text, re.M)
+    assert sorted(int(done) for done, *_ in lines) == list(range(1, 9)), text
+    flaky = sorted(outcome for *_, test, outcome in lines if test == "test_Flaky")
+    assert flaky == ["failed", "failed", "passed", "passed"], text
 
     kept = sorted(p.name for p in out.glob("*.log"))
     assert kept == ["test_Flaky-2.log", "test_Flaky-4.log"], (kept, text)
