@@ -254,7 +254,7 @@ class Config:
         self.logs: list[dict[int, Any]] = [{} for _ in range(n)]
         self.lastApplied = [0] * n
         self.start = time.monotonic()
-        self.t0 = 0.0
+        self.t0 = self.start  # begin() sets it; an end() without one times from here
         self.rpcs0 = 0
         self.cmds0 = 0
         self.bytes0 = 0

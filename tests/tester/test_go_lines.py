@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixture_raft
 import pytest
 from harness import config, transcript
 
@@ -105,3 +106,16 @@ def test_go_s_one_cpu_warning_only_when_the_tester_has_not_pinned_itself(
         monkeypatch.setenv("RAFTLAB_CPUS", env)
     config._warn_one_cpu()
     assert lines == (["warning: only one CPU, which may conceal locking bugs"] if warned else [])
+
+
+def test_an_end_without_begin_times_the_test_from_make_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines: list[str] = []
+    monkeypatch.setattr(transcript, "emit", lines.append)
+    with config.make_config(3, False, make=fixture_raft.make_with(fixture_raft.Raft)) as cfg:
+        cfg.checkOneLeader()
+        cfg.end()
+    (passed,) = [line for line in lines if line.startswith(transcript.PASSED)]
+    secs = float(passed[len(transcript.PASSED) :].split()[0])
+    assert 0 < secs < 30, passed  # not the time since the machine's monotonic zero
