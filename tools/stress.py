@@ -207,12 +207,16 @@ class StressPlugin:
         if not self.console.is_terminal:
             # No live bar into a file or a pipe: a line a run, so that a log cut
             # short (a CI job's limit, a timeout) still says how far it got.
-            total = self.total if self.total is not None else "?"
             outcome = "failed" if run.failed else "passed"
             self.console.print(
-                f"{self.done}/{total} runs, {self.failures} failed: {escape(run.nodeid)} "
-                f"{outcome} in {run.seconds:.1f}s"
+                f"{self.done}/{self.total_shown} runs, {self.failures} failed: "
+                f"{escape(run.nodeid)} {outcome} in {run.seconds:.1f}s"
             )
+
+    @property
+    def total_shown(self) -> str:
+        """The runs to do, as printed: "?" until collection has counted them."""
+        return str(self.total) if self.total is not None else "?"
 
     def _keep(self, run: Run, test: str, rep: str) -> Path | None:
         """Write the failing run's output; return its path."""
@@ -362,9 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code == pytest.ExitCode.INTERRUPTED:
         plugin.interrupted = True
     console.print(plugin.table())
-    total = plugin.total if plugin.total is not None else "?"
     if plugin.interrupted:
-        console.print(f"[yellow]interrupted[/] after {plugin.done} of {total} runs")
+        console.print(f"[yellow]interrupted[/] after {plugin.done} of {plugin.total_shown} runs")
     if plugin.failures:
         console.print(f"[red]{plugin.failures} failing run(s)[/] kept in {escape(_show(out))}:")
         for stats in plugin.stats.values():
