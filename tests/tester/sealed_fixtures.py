@@ -245,6 +245,28 @@ class Holds(Raft):
             return self.answered.count(7), 0, False
 
 
+class StopsReading(Raft):
+    """A Start of "stop" stops its own process just after it returns (SIGSTOP): its
+    host reads nothing more. A Start of "flood" sends FLOOD Calls of FLOOD_BYTES to
+    the other peer, more than its channel can buffer."""
+
+    FLOOD, FLOOD_BYTES = 16, 1 << 18
+
+    def Echo(self, args: bytes, reply: Any) -> None:
+        pass
+
+    def _call(self) -> None:
+        self.peers[1 - self.me].Call("Raft.Echo", b"x" * self.FLOOD_BYTES, RequestVoteReply())
+
+    def Start(self, command: Any) -> tuple[int, int, bool]:
+        if command == "stop":
+            threading.Timer(0.2, os.kill, (os.getpid(), 19)).start()  # SIGSTOP
+        elif command == "flood":
+            for _ in range(self.FLOOD):
+                threading.Thread(target=self._call, daemon=True).start()
+        return -1, 0, False
+
+
 def _call_naming_inbox(inbox: int, endname: str) -> None:
     """A well-framed Call, through one of the peer's own ends, naming reply inbox inbox."""
     import socket
@@ -323,3 +345,4 @@ MakeUnlockedGetState = _maker(UnlockedGetState)
 MakeCorrect = _maker(Raft)
 MakeOddStart = _maker(OddStart)
 MakeTellsItsProcess = _maker(TellsItsProcess)
+MakeStopsReading = _maker(StopsReading)

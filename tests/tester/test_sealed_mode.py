@@ -25,7 +25,7 @@ import pytest
 import sealed_fixtures as fx
 from harness import hangs, leftovers
 from harness.config import make_config
-from harness.runtime import sealed
+from harness.runtime import sealed, wire
 from harness.runtime.inboxes import REPLY_INBOXES, RPC_INBOXES
 from harness.runtime.lanes import LANES, LaneBroken, _check
 from harness.runtime.sealed import HELLO_SECONDS
@@ -166,6 +166,29 @@ def test_an_applymsg_field_of_another_type_is_refused_saying_which() -> None:
         sealed.Applied.from_fields([True, "x", "3", None, None, None, None])
 
 
+def test_a_peer_that_stops_reading_fails_its_test_and_holds_no_other() -> None:
+    """A host that reads nothing more (here its process is stopped) fills the channels
+    the tester writes to it. The tester's write waits STUCK_SECONDS, not for good:
+    the other peer's Start, whose Calls go to the stopped one, is not held behind it."""
+    start = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        with make_config(2, False, make=fx.MakeStopsReading, sealed=True) as cfg:
+            stops, floods = cfg.rafts[1], cfg.rafts[0]
+            assert stops is not None and floods is not None
+            stops.Start("stop")
+            time.sleep(0.5)
+            floods.Start("flood")
+            while time.monotonic() - start < 4 * sealed.STUCK_SECONDS:
+                time.sleep(0.1)
+                cfg._check_failed()
+    assert re.fullmatch(
+        r"server 1's peer host stopped reading what the tester sends it \(nothing read for "
+        rf"{sealed.STUCK_SECONDS:g} s, with \d+ bytes waiting\); sealed mode killed its process",
+        str(failure.value),
+    ), failure.value
+    assert time.monotonic() - start < 3 * sealed.STUCK_SECONDS
+
+
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     message = _fails(fx.MakeExits, wait=0.5)
     assert "server 0's process exited (exit code 3) while the test ran" in message
@@ -299,6 +322,34 @@ def test_the_channel_refuses_what_breaks_its_rules(data: bytes, why: str) -> Non
     theirs.sendall(_frame(data))
     with pytest.raises(WireError, match=why):
         chan.receive()
+
+
+def test_a_channels_write_fails_once_the_other_end_has_read_nothing_for_its_seconds() -> None:
+    """A reader that is slow but reads lets a write go on past write_seconds in all;
+    one that reads nothing fails the write after write_seconds, through on_stuck."""
+    mine, theirs = socket.socketpair()
+    stuck: list[str] = []
+    chan = Channel(mine, 0.3, stuck.append)
+    big = b"x" * (4 << 20)
+    frame = wire._frame(("save", big, b""))
+    got = bytearray()
+
+    def read_slowly() -> None:
+        while len(got) < len(frame):
+            got.extend(theirs.recv(1 << 18))
+            time.sleep(0.05)  # some 1.6 s in all, each wait for room well under 0.3 s
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    chan.send("save", big, b"")
+    reader.join()
+    assert stuck == [] and got == frame
+    start = time.monotonic()
+    with pytest.raises(wire.Stuck, match=r"nothing read for 0.3 s, with \d+ bytes waiting"):
+        chan.send("save", big, b"")
+    assert 0.3 <= time.monotonic() - start < 2 and len(stuck) == 1
+    chan.close()
+    theirs.close()
 
 
 def test_the_channel_refuses_an_object_of_a_registered_class() -> None:

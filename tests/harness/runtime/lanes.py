@@ -24,7 +24,6 @@ one that breaks the rules fails the peer's test (LaneBroken).
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Any
 
@@ -48,8 +47,8 @@ class Lanes:
     """The tester's ends of one host's lanes. Lanes not in use are free; the lock
     rule: _mu guards _free."""
 
-    def __init__(self, socks: list[socket.socket]) -> None:
-        self._all = [Channel(s) for s in socks]
+    def __init__(self, lanes: list[Channel]) -> None:
+        self._all = lanes
         self._mu = threading.Lock()
         self._free = list(self._all)
 

@@ -69,6 +69,10 @@ SPARES = 2  # hosts started ahead, warm
 HELLO_SECONDS = 20.0  # for a host to import the student's module and return from Make
 ASK_SECONDS = 2.0  # for a host's stacks or causes, when a report needs them
 EXIT_SECONDS = 2.0  # for a host to exit once told to
+# For a host to make room in a channel the tester writes to: a host reads all the
+# time, so a full channel that long is a host that stopped reading. Under the hang
+# watch's HANG_SECONDS, so that the test's failure names the host that stopped.
+STUCK_SECONDS = 3.0
 
 # A command to run each host under (the grader's sandbox): a JSON list of words,
 # to which the host's own command is appended.
@@ -196,10 +200,10 @@ class _Host:
         for _, child in pairs:
             child.close()
         main, lanes, rpc_inboxes, reply_inboxes = by_use([sock for sock, _ in pairs])
-        self.chan = Channel(main)
-        self._lanes = Lanes(lanes)
-        self._rpc_inboxes = Inboxes([Channel(sock) for sock in rpc_inboxes])
-        self._reply_inboxes = [Channel(sock) for sock in reply_inboxes]  # the host's to take
+        self.chan = self._channel(main)
+        self._lanes = Lanes([self._channel(sock) for sock in lanes])
+        self._rpc_inboxes = Inboxes([self._channel(sock) for sock in rpc_inboxes])
+        self._reply_inboxes = [self._channel(sock) for sock in reply_inboxes]  # the host's to take
         self._mu = threading.Lock()
         self._answers: dict[int, _Answer] = {}  # guarded by _mu
         self._next = 0  # guarded by _mu
@@ -442,13 +446,23 @@ class _Host:
 
     def fail_wire(self, why: str) -> None:
         """The host broke the channel's rules: kill it, and fail the test saying so."""
+        self._kill_failing(f"server {self.server}'s peer host sent a malformed message ({why})")
+
+    def _channel(self, sock: socket.socket) -> Channel:
+        """The tester's end of one of the host's channels, whose writes fail the host
+        once it has stopped reading (wire.Stuck)."""
+        return Channel(sock, STUCK_SECONDS, self._stuck)
+
+    def _stuck(self, why: str) -> None:
+        self._kill_failing(
+            f"server {self.server}'s peer host stopped reading what the tester sends it ({why})"
+        )
+
+    def _kill_failing(self, what: str) -> None:
         if self.killed:
             return
         self.kill()
-        self._runtime.fail(AssertionError(
-            f"server {self.server}'s peer host sent a malformed message ({why}); "
-            "sealed mode killed its process"
-        ))  # fmt: skip
+        self._runtime.fail(AssertionError(f"{what}; sealed mode killed its process"))
 
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]

@@ -18,9 +18,11 @@ and never reaches the tester's own state.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import labgob
@@ -33,6 +35,7 @@ __all__ = [
     "LAYOUTS",
     "MAX_BYTES",
     "Channel",
+    "Stuck",
     "WireError",
     "expect",
     "fits",
@@ -91,28 +94,70 @@ class WireError(Exception):
     """A message that breaks the channel's rules."""
 
 
+class Stuck(OSError):
+    """A write made no progress for the channel's write_seconds: the other end is
+    not reading. An OSError, so a writer takes the path of a peer that has gone."""
+
+
 class Channel:
     """One end of a socket pair. send() may be called from any thread; receive()
-    from one thread only."""
+    from one thread only.
 
-    def __init__(self, sock: socket.socket) -> None:
+    With write_seconds, a write that makes no progress for that long (the other
+    end reads nothing, and the socket's buffer is full) calls on_stuck(why), then
+    raises Stuck: the tester's side, so that a host that stops reading fails its
+    test saying so instead of holding a tester thread, and every other peer's
+    messages behind it, until the test times out."""
+
+    def __init__(
+        self, sock: socket.socket, write_seconds: float | None = None,
+        on_stuck: Callable[[str], None] | None = None,
+    ) -> None:  # fmt: skip
         self._sock = sock
+        self._write_seconds = write_seconds
+        self._on_stuck = on_stuck
         self._send_mu = threading.Lock()  # one write of frames at a time
         self.frames_sent = 0  # written under _send_mu; a read without it is a lower bound
         self._rfile = sock.makefile("rb", buffering=1 << 16)
 
     def send(self, *message: Any) -> None:
-        frame = _frame(message)
-        with self._send_mu:
-            self._sock.sendall(frame)
-            self.frames_sent += 1
+        self._send(_frame(message), 1)
 
     def send_frames(self, *messages: tuple[Any, ...]) -> None:
         """Each message in turn, in one write: the reader wakes once for them all."""
-        frames = b"".join(_frame(message) for message in messages)
-        with self._send_mu:
-            self._sock.sendall(frames)
-            self.frames_sent += len(messages)
+        self._send(b"".join(_frame(message) for message in messages), len(messages))
+
+    def _send(self, data: bytes, frames: int) -> None:
+        try:
+            with self._send_mu:
+                if self._write_seconds is None:
+                    self._sock.sendall(data)
+                else:
+                    self._send_within(data, self._write_seconds)
+                self.frames_sent += frames
+        except Stuck as e:
+            if self._on_stuck is not None:
+                self._on_stuck(str(e))
+            raise
+
+    def _send_within(self, data: bytes, seconds: float) -> None:
+        """sendall(data), or Stuck once a wait for room has lasted seconds. Needs
+        _send_mu held."""
+        view = memoryview(data)
+        poller: select.poll | None = None
+        while view:
+            try:
+                view = view[self._sock.send(view, socket.MSG_DONTWAIT) :]
+                continue
+            except BlockingIOError:
+                pass
+            if poller is None:
+                poller = select.poll()
+                poller.register(self._sock, select.POLLOUT)
+            if not poller.poll(seconds * 1000):  # a hang-up wakes it: send() then raises
+                raise Stuck(
+                    f"nothing read for {seconds:g} s, with {len(view)} bytes waiting"
+                )
 
     def receive(self) -> tuple[Any, ...]:
         """The next message; EOFError once the other end has closed."""
