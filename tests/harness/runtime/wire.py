@@ -155,9 +155,7 @@ class Channel:
                 poller = select.poll()
                 poller.register(self._sock, select.POLLOUT)
             if not poller.poll(seconds * 1000):  # a hang-up wakes it: send() then raises
-                raise Stuck(
-                    f"nothing read for {seconds:g} s, with {len(view)} bytes waiting"
-                )
+                raise Stuck(f"nothing read for {seconds:g} s, with {len(view)} bytes waiting")
 
     def receive(self) -> tuple[Any, ...]:
         """The next message; EOFError once the other end has closed."""
