@@ -189,6 +189,26 @@ def test_a_peer_that_stops_reading_fails_its_test_and_holds_no_other() -> None:
     assert time.monotonic() - start < 3 * sealed.STUCK_SECONDS
 
 
+def test_a_make_too_large_for_the_channel_waits_for_the_host_to_be_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new host reads nothing until it has imported the student's module, so the
+    tester's Make, with the persisted state, may wait for room that long: the
+    stopped-reading limit counts from the host's ready, not from its start."""
+    import slow_import_fixture
+
+    monkeypatch.setattr(sealed, "STUCK_SECONDS", 0.2)
+    state = b"x" * (1 << 20)  # several times a socket's buffer
+    with make_config(1, False, make=slow_import_fixture.Make, sealed=True) as cfg:
+        cfg.crash1(0)  # so the restart below is a new host, still importing
+        cfg.saved[0].Save(state, None)
+        cfg.start1(0, cfg.applier)
+        peer = cfg.rafts[0]
+        assert peer is not None
+        assert peer.Start(1)[0] == len(state)
+        cfg.end()
+
+
 def test_a_peer_that_ends_its_process_fails_its_test() -> None:
     message = _fails(fx.MakeExits, wait=0.5)
     assert "server 0's process exited (exit code 3) while the test ran" in message

@@ -69,9 +69,11 @@ SPARES = 2  # hosts started ahead, warm
 HELLO_SECONDS = 20.0  # for a host to import the student's module and return from Make
 ASK_SECONDS = 2.0  # for a host's stacks or causes, when a report needs them
 EXIT_SECONDS = 2.0  # for a host to exit once told to
-# For a host to make room in a channel the tester writes to: a host reads all the
-# time, so a full channel that long is a host that stopped reading. Under the hang
-# watch's HANG_SECONDS, so that the test's failure names the host that stopped.
+# For a host to make room in a channel the tester writes to, once it has said it is
+# ready: a host reads all the time from then, so a full channel that long is a host
+# that stopped reading. Under the hang watch's HANG_SECONDS, so that the test's
+# failure names the host that stopped. Before, a Make too large for the channel
+# waits up to HELLO_SECONDS, while the host imports the student's module.
 STUCK_SECONDS = 3.0
 
 # A command to run each host under (the grader's sandbox): a JSON list of words,
@@ -200,6 +202,8 @@ class _Host:
         for _, child in pairs:
             child.close()
         main, lanes, rpc_inboxes, reply_inboxes = by_use([sock for sock, _ in pairs])
+        self.ready = False  # written by the reader: the host reads its channels
+        self._written: list[Channel] = []  # the tester's ends, each written by the tester
         self.chan = self._channel(main)
         self._lanes = Lanes([self._channel(sock) for sock in lanes])
         self._rpc_inboxes = Inboxes([self._channel(sock) for sock in rpc_inboxes])
@@ -451,9 +455,14 @@ class _Host:
     def _channel(self, sock: socket.socket) -> Channel:
         """The tester's end of one of the host's channels, whose writes fail the host
         once it has stopped reading (wire.Stuck)."""
-        return Channel(sock, STUCK_SECONDS, self._stuck)
+        channel = Channel(sock, HELLO_SECONDS, self._stuck)
+        self._written.append(channel)
+        return channel
 
     def _stuck(self, why: str) -> None:
+        if not self.ready:
+            self._kill_failing(_make_too_slow(self.server))
+            return
         self._kill_failing(
             f"server {self.server}'s peer host stopped reading what the tester sends it ({why})"
         )
@@ -509,7 +518,9 @@ class _Host:
             seen_until, at, answer = expect(message, (float, type(None)), float, list)
             self._inspected(seen_until, at, answer)
         elif kind == "ready":
-            pass
+            self.ready = True
+            for channel in self._written:
+                channel.write_seconds = STUCK_SECONDS
         elif kind == "thread_error":
             summary, where, source, details = expect(message, str, str, str, str)
             self._runtime.fail(ThreadFailure(Report(summary, where, source, details)))
@@ -589,6 +600,14 @@ class _Host:
         assert self.proc.stdout is not None
         for line in iter(self.proc.stdout.readline, b""):
             sys.stderr.write(line.decode("utf-8", "replace"))
+
+
+def _make_too_slow(i: int) -> str:
+    return (
+        f"server {i}'s Make() has not returned after {HELLO_SECONDS:.0f} s (its host imports "
+        "raft, then calls Make): Make() must return quickly, so it should start threads "
+        "for any long-running work"
+    )
 
 
 def _caller() -> str:
@@ -881,12 +900,7 @@ class Sealed:
         # calls into the peer are timed from then, not from before its host had
         # imported the student's module (seconds, for a new interpreter under load).
         if not host.hello.wait(HELLO_SECONDS):
-            self.fail(AssertionError(
-                f"server {i}'s Make() has not returned after {HELLO_SECONDS:.0f} s (its "
-                "host imports raft, then calls Make): Make() must return quickly, so it "
-                "should start threads for any long-running work; sealed mode killed its "
-                "process"
-            ))  # fmt: skip
+            self.fail(AssertionError(f"{_make_too_slow(i)}; sealed mode killed its process"))
             host.kill()  # then answered as a crashed peer: no later call waits on it
         return _RemoteRaft(host), _RemoteServer(host)
 

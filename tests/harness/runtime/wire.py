@@ -107,14 +107,15 @@ class Channel:
     end reads nothing, and the socket's buffer is full) calls on_stuck(why), then
     raises Stuck: the tester's side, so that a host that stops reading fails its
     test saying so instead of holding a tester thread, and every other peer's
-    messages behind it, until the test times out."""
+    messages behind it, until the test times out. write_seconds may be changed
+    at any time: a write reads it at each wait for room."""
 
     def __init__(
         self, sock: socket.socket, write_seconds: float | None = None,
         on_stuck: Callable[[str], None] | None = None,
     ) -> None:  # fmt: skip
         self._sock = sock
-        self._write_seconds = write_seconds
+        self.write_seconds = write_seconds
         self._on_stuck = on_stuck
         self._send_mu = threading.Lock()  # one write of frames at a time
         self.frames_sent = 0  # written under _send_mu; a read without it is a lower bound
@@ -130,19 +131,19 @@ class Channel:
     def _send(self, data: bytes, frames: int) -> None:
         try:
             with self._send_mu:
-                if self._write_seconds is None:
+                if self.write_seconds is None:
                     self._sock.sendall(data)
                 else:
-                    self._send_within(data, self._write_seconds)
+                    self._send_within(data)
                 self.frames_sent += frames
         except Stuck as e:
             if self._on_stuck is not None:
                 self._on_stuck(str(e))
             raise
 
-    def _send_within(self, data: bytes, seconds: float) -> None:
-        """sendall(data), or Stuck once a wait for room has lasted seconds. Needs
-        _send_mu held."""
+    def _send_within(self, data: bytes) -> None:
+        """sendall(data), or Stuck once a wait for room has lasted write_seconds.
+        Needs _send_mu held."""
         view = memoryview(data)
         poller: select.poll | None = None
         while view:
@@ -154,6 +155,7 @@ class Channel:
             if poller is None:
                 poller = select.poll()
                 poller.register(self._sock, select.POLLOUT)
+            seconds = self.write_seconds or 0.0
             if not poller.poll(seconds * 1000):  # a hang-up wakes it: send() then raises
                 raise Stuck(f"nothing read for {seconds:g} s, with {len(view)} bytes waiting")
 
